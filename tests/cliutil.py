@@ -1,0 +1,81 @@
+"""Run the installed ``secop-watcher`` and write configs for a test server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.servers.dovecot import Dovecot
+
+
+def executable() -> str:
+    """The installed console script (next to this interpreter), as a user runs it."""
+    beside = Path(sys.executable).parent / "secop-watcher"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("secop-watcher")
+    if not found:
+        raise RuntimeError("secop-watcher is not installed: pip install -e .")
+    return found
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [executable(), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def write_config(
+    path: Path,
+    server: Dovecot,
+    user: str = "jperez",
+    *,
+    security: str = "ssl",
+    port: int | None = None,
+    ca: bool = True,
+    extra_imap: str = "",
+    watch: str = "",
+) -> Path:
+    if port is None:
+        port = server.port_ssl if security == "ssl" else server.port_starttls
+    lines = [
+        "[imap]",
+        f'host = "{server.host}"',
+        f"port = {port}",
+        f'security = "{security}"',
+        f'username = "{user}"',
+        "timeout_seconds = 10",
+    ]
+    if ca:
+        lines.append(f'ca_file = "{server.ca_file}"')
+    lines += [extra_imap, "[watch]", watch, ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def check_json(config: Path, password: str, *extra: str) -> tuple[int, dict[str, Any], str]:
+    done = run(
+        "--config",
+        str(config),
+        "check-now",
+        "--json",
+        *extra,
+        env={"SECOP_WATCHER_PASSWORD": password},
+    )
+    data = json.loads(done.stdout) if done.stdout.strip() else {}
+    return done.returncode, data, done.stderr

@@ -1,0 +1,161 @@
+"""Shared fixtures.
+
+The autouse ``isolated_env`` fixture points every directory the app uses
+(config, state, logs) at a temporary folder through the environment variables
+that :mod:`watcher.paths` honours, so no test can read or write the real
+user's files or keyring.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from tests.servers.certs import Certs, make_certs
+from tests.servers.dovecot import Dovecot
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    for sub in ("config", "state", "logs"):
+        (home / sub).mkdir(parents=True)
+    monkeypatch.setenv("SECOP_WATCHER_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("SECOP_WATCHER_STATE_DIR", str(home / "state"))
+    monkeypatch.setenv("SECOP_WATCHER_LOG_DIR", str(home / "logs"))
+    monkeypatch.delenv("SECOP_WATCHER_CONFIG", raising=False)
+    monkeypatch.delenv("SECOP_WATCHER_PASSWORD", raising=False)
+    # Never touch the developer's real keyring: a file-backed test keyring.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_backend.FileKeyring")
+    monkeypatch.setenv("SECOP_WATCHER_TEST_KEYRING", str(home / "keyring.json"))
+    # Subprocesses (the installed ``secop-watcher``) must find ``tests.keyring_backend``.
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.setenv("LANG", "es_CO.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    yield home
+
+
+# --------------------------------------------------------------------------
+# Real servers: Dovecot (IMAP) and the desktop-notification stack.
+# --------------------------------------------------------------------------
+
+# Binary → Debian package that provides it.
+APT_PACKAGES = {
+    "dovecot": "dovecot-imapd",
+    "doveconf": "dovecot-core",
+    "dbus-run-session": "dbus",
+    "Xvfb": "xvfb",
+    "dunst": "dunst",
+    "dunstctl": "dunst",
+    "notify-send": "libnotify-bin",
+    "openssl": "openssl",
+}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+def missing_requirement(reason: str) -> NoReturn:
+    """Skip the test locally, but fail it in CI (``CI=true``/``1``)."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _which(name: str) -> str | None:
+    # /usr/sbin is not on every user's PATH, and that is where dovecot lives.
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+
+
+def require_binaries(*names: str) -> None:
+    missing = [n for n in names if _which(n) is None]
+    if missing:
+        packages = " ".join(sorted({APT_PACKAGES.get(n, n) for n in missing}))
+        missing_requirement(
+            f"missing {', '.join(missing)}; install with "
+            f"`sudo apt-get install {packages}` (or run `bash tests/run-all.sh`)"
+        )
+
+
+def require_dovecot() -> None:
+    require_binaries("dovecot")
+    if os.geteuid() != 0:
+        missing_requirement(
+            "the throwaway Dovecot test server must run as root; run the suite as root "
+            "(`sudo bash tests/run-all.sh`) with dovecot installed "
+            "(`apt-get install dovecot-imapd`)"
+        )
+
+
+def random_users() -> dict[str, str]:
+    return {"jperez": secrets.token_urlsafe(16), "other": secrets.token_urlsafe(16)}
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """Test CA (``certs.ca``) and server certificates (``certs.server(kind)``)."""
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="session")
+def dovecot_root() -> Iterator[Path]:
+    """Parent of the Dovecot base dirs.
+
+    Not under pytest's ``tmp_path``: that tree is mode 0700, and Dovecot's
+    unprivileged processes (users ``dovecot``/``dovenull``) must traverse it.
+    Short, too, because Dovecot's UNIX sockets live there (108-byte limit).
+    """
+    root = Path(tempfile.mkdtemp(prefix="secop-dovecot-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot_factory(certs: Certs, dovecot_root: Path) -> Iterator[Callable[..., Dovecot]]:
+    """``dovecot_factory(**kwargs) -> Dovecot`` (started), stopped at teardown.
+
+    kwargs are :class:`tests.servers.dovecot.Dovecot`'s: ``users`` (default: jperez
+    and other with random passwords), ``spam_layout``, ``cert``, ``idle``,
+    ``no_tls``, ``extra_folders``; plus ``start=False`` to get it unstarted.
+    """
+    require_dovecot()
+    servers: list[Dovecot] = []
+
+    def factory(
+        *, users: dict[str, str] | None = None, start: bool = True, **kwargs: Any
+    ) -> Dovecot:
+        base = Path(tempfile.mkdtemp(prefix="dc-", dir=dovecot_root))
+        kwargs.setdefault("certs", certs)
+        server = Dovecot(base, users if users is not None else random_users(), **kwargs)
+        servers.append(server)
+        if start:
+            server.start()
+        return server
+
+    yield factory
+    for server in reversed(servers):
+        server.stop(graceful=False)
+
+
+@pytest.fixture
+def dovecot(dovecot_factory: Callable[..., Dovecot]) -> Dovecot:
+    """Running Dovecot, special-use layout (INBOX, Spam=\\Junk, Sent, Trash)."""
+    return dovecot_factory()
+
+
+@pytest.fixture
+def dovecot_names(dovecot_factory: Callable[..., Dovecot]) -> Dovecot:
+    """Running Dovecot without special-use: spam folders only recognisable by name."""
+    return dovecot_factory(spam_layout="names")

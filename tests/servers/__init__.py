@@ -1,0 +1,1 @@
+"""Real, throwaway servers (Dovecot IMAP) and TLS material for the tests."""

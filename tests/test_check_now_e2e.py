@@ -1,0 +1,288 @@
+"""End-to-end: the installed ``secop-watcher check-now`` against a real Dovecot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests import mailfactory as mf
+from tests.cliutil import check_json, run, write_config
+from tests.servers.dovecot import Dovecot, free_port
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def ago(**kw: float) -> datetime:
+    return NOW - timedelta(**kw)
+
+
+def url(token: str) -> str:
+    return mf.reset_url(token)
+
+
+@pytest.fixture
+def populated(dovecot: Dovecot) -> Dovecot:
+    """Resets for two users over INBOX and Spam, an expired one, a spoof, other SECOP mail."""
+    put = dovecot.append
+    put(
+        "jperez",
+        "INBOX",
+        mf.reset_mail("jperez", url("jp-old"), date=ago(hours=3)),
+        date=ago(hours=3),
+        flags=(b"\\Seen",),
+    )
+    put(
+        "jperez",
+        "Spam",
+        mf.reset_mail("jperez", url("jp-new"), date=ago(minutes=10)),
+        date=ago(minutes=10),
+    )
+    put(
+        "jperez",
+        "INBOX",
+        mf.reset_mail("mgomez", url("mg-new"), date=ago(hours=1)),
+        date=ago(hours=1),
+    )
+    put(
+        "jperez",
+        "Spam",
+        mf.reset_mail("mgomez", url("mg-old"), date=ago(hours=30)),
+        date=ago(hours=30),
+    )
+    put(
+        "jperez",
+        "INBOX",
+        mf.reset_mail("lgarcia", url("lg-old"), date=ago(hours=30)),
+        date=ago(hours=30),
+    )
+    spoof = mf.reset_mail(
+        "jperez",
+        "https://secop-gov-actualizacion.org/reset?t=x",
+        date=ago(minutes=1),
+        sender='"registro@secop.gov.co" <notificaciones@secop-gov-actualizacion.org>',
+    )
+    put("jperez", "INBOX", spoof, date=ago(minutes=1))
+    put(
+        "jperez",
+        "INBOX",
+        mf.recover_username_mail("jperez", date=ago(minutes=2)),
+        date=ago(minutes=2),
+    )
+    put("jperez", "INBOX", mf.notice_mail(date=ago(minutes=3)), date=ago(minutes=3))
+    return dovecot
+
+
+def test_newest_per_user_current_older_superseded_old_expired_spoof_suspicious(
+    populated: Dovecot, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path / "c.toml", populated)
+    code, data, err = check_json(cfg, populated.password("jperez"))
+    assert code == 0, err
+    assert set(data) >= {"checked_at", "folders", "current", "expired", "superseded", "suspicious"}
+    assert data["folders"] == ["INBOX", "Spam"]
+    current = {(x["username"], x["folder"], x["url"]) for x in data["current"]}
+    assert current == {("jperez", "Spam", url("jp-new")), ("mgomez", "INBOX", url("mg-new"))}
+    assert {x["url"] for x in data["superseded"]} == {url("jp-old"), url("mg-old")}
+    assert [(x["username"], x["url"]) for x in data["expired"]] == [("lgarcia", url("lg-old"))]
+    assert len(data["suspicious"]) == 1
+    spoof = data["suspicious"][0]
+    assert spoof["sender"] == "notificaciones@secop-gov-actualizacion.org"
+    assert "sender_mismatch" in spoof["reasons"]
+    assert "host_not_allowed" in spoof["reasons"]
+    assert "url" not in spoof
+    every_url = str(data["current"]) + str(data["expired"]) + str(data["superseded"])
+    assert "secop-gov-actualizacion" not in every_url
+    for link in data["current"]:
+        assert set(link) == {"username", "url", "received", "folder", "message_id"}
+        assert datetime.fromisoformat(link["received"]).tzinfo is not None
+
+
+def test_mailbox_unchanged_byte_for_byte_and_flag_for_flag(
+    populated: Dovecot, tmp_path: Path
+) -> None:
+    before_imap = populated.snapshot("jperez")
+    before_files = populated.maildir_snapshot("jperez")
+    unseen_before = sum(
+        1 for msgs in before_imap.values() for _u, flags, _h in msgs if b"\\Seen" not in flags
+    )
+    assert unseen_before >= 5  # the check must find unseen mail and leave it unseen
+    cfg = write_config(tmp_path / "c.toml", populated)
+    for _ in range(2):
+        code, _data, err = check_json(cfg, populated.password("jperez"))
+        assert code == 0, err
+    assert (
+        run(
+            "--config",
+            str(cfg),
+            "check-now",
+            env={"SECOP_WATCHER_PASSWORD": populated.password("jperez")},
+        ).returncode
+        == 0
+    )
+    assert populated.snapshot("jperez") == before_imap
+    assert populated.maildir_snapshot("jperez") == before_files
+
+
+def test_spanish_text_output_names_user_folder_and_link(populated: Dovecot, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", populated)
+    done = run(
+        "--config",
+        str(cfg),
+        "check-now",
+        env={"SECOP_WATCHER_PASSWORD": populated.password("jperez"), "LANG": "es_CO.UTF-8"},
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Enlace vigente para el usuario jperez:" in out
+    assert f"  {url('jp-new')}\n" in out
+    assert "a la carpeta Spam" in out
+    assert "Usuario lgarcia: el último enlace llegó" in out
+    assert "2 enlace(s) anterior(es) ya no sirven" in out
+    assert "⚠ Correo sospechoso en INBOX" in out
+    assert "notificaciones@secop-gov-actualizacion.org" in out
+    assert url("jp-old") not in out  # a superseded link is never printed as text
+    assert "secop-gov-actualizacion.org/reset" not in out
+    english = run(
+        "--config",
+        str(cfg),
+        "--lang",
+        "en",
+        "check-now",
+        env={"SECOP_WATCHER_PASSWORD": populated.password("jperez")},
+    )
+    assert "Link to use for user jperez:" in english.stdout
+
+
+def test_spam_folders_found_by_name_without_special_use(
+    dovecot_names: Dovecot, tmp_path: Path
+) -> None:
+    server = dovecot_names
+    server.append(
+        "jperez",
+        "Correo no deseado",
+        mf.reset_mail("jperez", url("in-correo"), date=ago(minutes=5)),
+        date=ago(minutes=5),
+    )
+    server.append(
+        "jperez",
+        "[Gmail]/Spam",
+        mf.reset_mail("mgomez", url("in-gmail"), date=ago(minutes=7)),
+        date=ago(minutes=7),
+    )
+    server.append(
+        "jperez",
+        "Archivo",
+        mf.reset_mail("otro", url("in-archive"), date=ago(minutes=1)),
+        date=ago(minutes=1),
+    )
+    cfg = write_config(tmp_path / "c.toml", server)
+    code, data, err = check_json(cfg, server.password("jperez"))
+    assert code == 0, err
+    assert sorted(data["folders"]) == sorted(["INBOX", "Correo no deseado", "[Gmail]/Spam"])
+    assert {(x["username"], x["folder"]) for x in data["current"]} == {
+        ("jperez", "Correo no deseado"),
+        ("mgomez", "[Gmail]/Spam"),
+    }
+
+
+def test_configured_folders_are_used_and_missing_ones_reported(
+    dovecot_names: Dovecot, tmp_path: Path
+) -> None:
+    server = dovecot_names
+    server.append(
+        "jperez",
+        "Archivo",
+        mf.reset_mail("otro", url("in-archive"), date=ago(minutes=1)),
+        date=ago(minutes=1),
+    )
+    cfg = write_config(tmp_path / "c.toml", server, extra_imap='folders = ["Archivo", "No existe"]')
+    code, data, err = check_json(cfg, server.password("jperez"))
+    assert code == 0, err
+    assert data["folders"] == ["Archivo"]
+    assert {"code": "folder_missing", "detail": "No existe"} in data["warnings"]
+
+
+def test_starttls(populated: Dovecot, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", populated, security="starttls")
+    code, data, err = check_json(cfg, populated.password("jperez"))
+    assert code == 0, err
+    assert len(data["current"]) == 2
+
+
+def test_nothing_found_exits_1(dovecot: Dovecot, tmp_path: Path) -> None:
+    dovecot.append("jperez", "INBOX", mf.notice_mail(date=ago(minutes=3)), date=ago(minutes=3))
+    cfg = write_config(tmp_path / "c.toml", dovecot)
+    code, data, err = check_json(cfg, dovecot.password("jperez"))
+    assert code == 1, err
+    assert data["current"] == [] and data["folders"] == ["INBOX", "Spam"]
+    done = run(
+        "--config",
+        str(cfg),
+        "check-now",
+        env={"SECOP_WATCHER_PASSWORD": dovecot.password("jperez")},
+    )
+    assert "No hay ningún enlace vigente" in done.stdout
+
+
+def test_wrong_password_exits_5_without_echoing_it(dovecot: Dovecot, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", dovecot)
+    done = run("--config", str(cfg), "check-now", env={"SECOP_WATCHER_PASSWORD": "Wr0ngPass!"})
+    assert done.returncode == 5
+    assert "rechazó el usuario jperez o la contraseña" in done.stderr
+    assert "Wr0ngPass!" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_server_down_exits_6(tmp_path: Path, dovecot: Dovecot) -> None:
+    cfg = write_config(tmp_path / "c.toml", dovecot, port=free_port())
+    done = run("--config", str(cfg), "check-now", env={"SECOP_WATCHER_PASSWORD": "x"})
+    assert done.returncode == 6
+    assert "rechazó la conexión" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_untrusted_certificate_exits_7_and_names_ca_file(dovecot: Dovecot, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", dovecot, ca=False)
+    done = run(
+        "--config",
+        str(cfg),
+        "check-now",
+        env={"SECOP_WATCHER_PASSWORD": dovecot.password("jperez")},
+    )
+    assert done.returncode == 7
+    assert "ca_file" in done.stderr
+    assert "no es de confianza" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("cert", ["wronghost", "expired", "selfsigned"])
+def test_bad_certificates_exit_7(dovecot_factory: object, tmp_path: Path, cert: str) -> None:
+    server: Dovecot = dovecot_factory(cert=cert)  # type: ignore[operator]
+    cfg = write_config(tmp_path / "c.toml", server)
+    done = run(
+        "--config",
+        str(cfg),
+        "--lang",
+        "en",
+        "check-now",
+        env={"SECOP_WATCHER_PASSWORD": server.password("jperez")},
+    )
+    assert done.returncode == 7, done.stderr
+    assert "is not trusted" in done.stderr
+    expected = {"wronghost": "mismatch", "expired": "expired", "selfsigned": "self"}[cert]
+    assert expected in done.stderr.lower()
+
+
+def test_starttls_refused_when_server_does_not_offer_it(
+    dovecot_factory: object, tmp_path: Path
+) -> None:
+    server: Dovecot = dovecot_factory(no_tls=True)  # type: ignore[operator]
+    cfg = write_config(tmp_path / "c.toml", server, security="starttls", port=server.port_plain)
+    done = run(
+        "--config", str(cfg), "check-now", env={"SECOP_WATCHER_PASSWORD": server.password("jperez")}
+    )
+    assert done.returncode == 7
+    assert "no ofrece STARTTLS" in done.stderr

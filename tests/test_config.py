@@ -1,0 +1,107 @@
+"""Configuration loading: every problem at once, with the key and the file named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watcher import cli, config
+from watcher.errors import ConfigError
+from watcher.exitcodes import ExitCode
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_example_config_is_valid_and_documents_every_key() -> None:
+    example = REPO / "config" / "example.toml"
+    loaded = config.load(example)
+    assert loaded.imap.host == "imap.gmail.com"
+    assert loaded.imap.port == 993
+    text = example.read_text(encoding="utf-8")
+    for section, keys in config.SCHEMA.items():
+        assert f"[{section}]" in text
+        for key in keys:
+            assert f"{key} =" in text, f"{section}.{key} is not documented in example.toml"
+
+
+def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, '[imap]\nhost = "h"\nusername = "u"\nsecurity = "starttls"\n')
+    loaded = config.load(path)
+    assert loaded.imap.port == 143
+    assert loaded.watch.sender == "registro@secop.gov.co"
+    assert loaded.watch.lookback_days == 7
+    assert loaded.watch.max_link_age_hours == 24.0
+    assert loaded.imap.folders == ()
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "[imap]\nhots = 'x'\nport = 99999\nsecurity = 'plain'\npassword = 'hunter2'\n"
+        "folders = 'INBOX'\nca_file = '/nonexistent/ca.pem'\n"
+        "[watch]\nlookback_days = 0\nsender = 'not an address'\n[extra]\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    where = [p[0] for p in info.value.problems]
+    assert where == [
+        "[imap] hots",
+        "[imap] port",
+        "[imap] security",
+        "[imap] password",
+        "[imap] folders",
+        "[imap] ca_file",
+        "[watch] lookback_days",
+        "[watch] sender",
+        "[extra]",
+        "[imap] host",
+        "[imap] username",
+    ]
+    assert info.value.problems[0][2] == {"suggestion": "host"}
+
+
+def test_cli_reports_config_problems_in_spanish_without_secret_or_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "[imap]\nhost = 'h'\nusername = 'u'\npassword = 'hunter2'\nport = 'x'\n")
+    code = cli.main(["--config", str(path), "--lang", "es", "check-now"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.CONFIG == 3
+    assert str(path) in err
+    assert "[imap] password: las contraseñas no van" in err
+    assert "[imap] port: debe ser un número entero de 1 a 65535" in err
+    assert "hunter2" not in err
+    assert "Traceback" not in err
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "[imap\nhost=")
+    assert cli.main(["--config", str(path), "--lang", "en", "check-now"]) == 3
+    err = capsys.readouterr().err
+    assert f"The configuration {path} has problems" in err
+    assert "not valid TOML" in err
+
+
+def test_missing_config_says_run_setup(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--lang", "es", "check-now"]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert "secop-watcher setup" in err
+    assert "config.toml" in err
+
+
+def test_config_found_through_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "[imap]\nhost = 'h'\nusername = 'u'\n")
+    monkeypatch.setenv("SECOP_WATCHER_CONFIG", str(path))
+    from watcher import paths
+
+    assert paths.config_file(None) == path
+    assert paths.config_file(str(tmp_path / "other.toml")) == tmp_path / "other.toml"

@@ -1,0 +1,155 @@
+"""Hypothesis: the parser never raises, and a RESET verdict is always safe."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.mailfactory import proofpoint_v3, reset_mail, reset_url, safelinks
+from watcher.links import check_link
+from watcher.model import Kind, Verdict
+from watcher.parsing import parse_message
+
+WHEN = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
+SENDER = "registro@secop.gov.co"
+SLOW = pytest.mark.skipif(
+    os.environ.get("SECOP_WATCHER_SLOW") != "1",
+    reason="long fuzzing run; set SECOP_WATCHER_SLOW=1 to enable",
+)
+
+SEEDS: list[bytes] = [
+    reset_mail("jperez", reset_url(), date=WHEN),
+    reset_mail("mnuñez", reset_url("a-b_c"), date=WHEN, cte="base64", inline_logo=True),
+    reset_mail("jperez", reset_url(), date=WHEN, html=False, cte="8bit", charset="iso-8859-1"),
+    reset_mail("jperez", safelinks(reset_url()), date=WHEN, text=False, cte="8bit"),
+    reset_mail("jperez", proofpoint_v3(reset_url("x+y")), date=WHEN, html=False),
+]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    """A real-shaped reset mail with random flips, insertions, deletions, cuts."""
+    raw = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(0, 8))):
+        op = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
+        pos = draw(st.integers(0, max(len(raw) - 1, 0)))
+        if op == "flip" and raw:
+            raw[pos] = draw(st.integers(0, 255))
+        elif op == "insert":
+            raw[pos:pos] = draw(st.binary(min_size=1, max_size=16))
+        elif op == "delete":
+            del raw[pos : pos + draw(st.integers(1, 64))]
+        else:
+            del raw[pos:]
+    return bytes(raw)
+
+
+PIECES = [
+    "https://",
+    "http://",
+    "HTTPS://",
+    "javascript:",
+    "community.",
+    "secop.gov.co",
+    "secop",
+    ".gov.co",
+    ".evil.com",
+    "evil",
+    "@",
+    ":443",
+    ":8443",
+    ":",
+    "\\",
+    "%2e",
+    "%40",
+    "/",
+    "//",
+    "?token=",
+    "&",
+    "#",
+    "с",
+    "е",
+    "xn--",
+    ".",
+    " ",
+    "\t",
+    "-",
+    "_",
+    "[",
+    "]",
+    "*",
+    "__;",
+]
+hrefs = st.lists(
+    st.sampled_from(PIECES) | st.text(st.characters(exclude_categories=["Cs"]), max_size=4),
+    max_size=10,
+).map("".join)
+
+
+def assert_safe(verdict: Verdict) -> None:
+    assert isinstance(verdict, Verdict)
+    assert isinstance(verdict.kind, Kind)
+    if verdict.kind is not Kind.RESET:
+        return
+    assert verdict.url is not None
+    assert verdict.reasons == ()
+    assert check_link(verdict.url) == (verdict.url, [])
+    parts = urlsplit(verdict.url)
+    assert parts.scheme == "https"
+    host = parts.hostname or ""
+    assert host == "secop.gov.co" or host.endswith(".secop.gov.co")
+    assert verdict.sender == SENDER
+
+
+def check(raw: bytes) -> None:
+    assert_safe(parse_message(raw, sender=SENDER, internaldate=WHEN))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=4096))
+def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
+    check(raw)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_mutated_reset_mails_never_raise(raw: bytes) -> None:
+    check(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hrefs, st.sampled_from(["plain", "safelinks", "proofpoint-v3"]), st.booleans())
+def test_hostile_reset_links_never_pass(href: str, wrapper: str, html: bool) -> None:
+    wrapped = {"plain": href, "safelinks": safelinks(href), "proofpoint-v3": proofpoint_v3(href)}
+    raw = reset_mail("jperez", wrapped[wrapper], date=WHEN, html=html, text=not html)
+    verdict = parse_message(raw, sender=SENDER, internaldate=WHEN)
+    assert_safe(verdict)
+    assert verdict.kind is not Kind.OTHER
+
+
+def test_seeds_are_genuine_resets() -> None:
+    for raw in SEEDS:
+        verdict = parse_message(raw, sender=SENDER, internaldate=WHEN)
+        assert verdict.kind is Kind.RESET
+        assert_safe(verdict)
+
+
+@pytest.mark.slow
+@SLOW
+@settings(max_examples=10_000, deadline=None)
+@given(st.binary(max_size=8192))
+def test_arbitrary_bytes_never_raise_slow(raw: bytes) -> None:
+    check(raw)
+
+
+@pytest.mark.slow
+@SLOW
+@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_mutated_reset_mails_never_raise_slow(raw: bytes) -> None:
+    check(raw)

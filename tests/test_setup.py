@@ -1,0 +1,129 @@
+"""``secop-watcher setup`` against a real Dovecot, with the test keyring."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests import mailfactory as mf
+from tests.cliutil import run
+from tests.servers.dovecot import Dovecot
+
+
+def setup_args(server: Dovecot, *extra: str) -> list[str]:
+    return [
+        "setup",
+        "--email",
+        "jperez@entidad.gov.co",
+        "--username",
+        "jperez",
+        "--host",
+        server.host,
+        "--port",
+        str(server.port_ssl),
+        "--security",
+        "ssl",
+        "--ca-file",
+        str(server.ca_file),
+        "--password-stdin",
+        *extra,
+    ]
+
+
+def keyring_file(home: Path) -> dict[str, str]:
+    path = home / "keyring.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def test_setup_stores_password_in_keyring_writes_config_and_reports_spam(
+    dovecot: Dovecot, isolated_env: Path
+) -> None:
+    password = dovecot.password("jperez")
+    done = run(*setup_args(dovecot), stdin=password + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "Inicio de sesión correcto." in done.stdout
+    assert "Carpeta de spam: Spam (reconocida por su atributo \\Junk)." in done.stdout
+    config_path = isolated_env / "config" / "config.toml"
+    text = config_path.read_text()
+    assert password not in text
+    data = tomllib.loads(text)
+    assert data["imap"] == {
+        "host": dovecot.host,
+        "port": dovecot.port_ssl,
+        "security": "ssl",
+        "username": "jperez",
+        "ca_file": str(dovecot.ca_file),
+        "folders": [],
+    }
+    assert config_path.stat().st_mode & 0o777 == 0o600
+    assert keyring_file(isolated_env) == {"secop-watcher\0jperez": password}
+    # The stored password now works for check-now, with no variable set.
+    now = datetime.now(UTC)
+    dovecot.append(
+        "jperez", "Spam", mf.reset_mail("jperez", mf.reset_url("kr"), date=now), date=now
+    )
+    check = run("check-now", "--json")
+    assert check.returncode == 0, check.stderr
+    assert json.loads(check.stdout)["current"][0]["url"] == mf.reset_url("kr")
+
+
+def test_setup_refuses_to_overwrite_without_force(dovecot: Dovecot, isolated_env: Path) -> None:
+    config_path = isolated_env / "config" / "config.toml"
+    config_path.write_text("# mine\n")
+    done = run(*setup_args(dovecot), stdin=dovecot.password("jperez") + "\n")
+    assert done.returncode == 3
+    assert "--force" in done.stderr
+    assert config_path.read_text() == "# mine\n"
+    forced = run(*setup_args(dovecot, "--force"), stdin=dovecot.password("jperez") + "\n")
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_setup_wrong_password_writes_nothing(dovecot: Dovecot, isolated_env: Path) -> None:
+    done = run(*setup_args(dovecot), stdin="not-the-password\n")
+    assert done.returncode == 5
+    assert not (isolated_env / "config" / "config.toml").exists()
+    assert keyring_file(isolated_env) == {}
+    assert "not-the-password" not in done.stderr + done.stdout
+
+
+def test_setup_without_keyring_backend_names_alternatives(
+    dovecot: Dovecot, isolated_env: Path
+) -> None:
+    done = run(
+        *setup_args(dovecot),
+        stdin=dovecot.password("jperez") + "\n",
+        env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+    )
+    assert done.returncode == 4
+    assert "password_command" in done.stderr
+    assert "SECOP_WATCHER_PASSWORD" in done.stderr
+    assert (isolated_env / "config" / "config.toml").exists()  # nothing lost
+    assert "Traceback" not in done.stderr
+
+
+def test_microsoft_accounts_are_told_plainly(isolated_env: Path) -> None:
+    done = run("setup", "--email", "jperez@hotmail.com", "--password-stdin", stdin="x\n")
+    assert done.returncode == 10
+    assert "OAuth2" in done.stderr and "Microsoft" in done.stderr
+    assert not (isolated_env / "config" / "config.toml").exists()
+
+
+def test_unknown_domain_asks_where_the_mailbox_is(isolated_env: Path) -> None:
+    # 2 = Microsoft 365 → plain explanation, no obscure login failure.
+    done = run("setup", "--email", "jperez@entidad.gov.co", stdin="2\n")
+    assert done.returncode == 10
+    assert "¿Dónde está este correo?" in done.stdout
+    assert "Microsoft 365" in done.stderr
+
+
+def test_gmail_is_recognised_and_app_password_explained(isolated_env: Path) -> None:
+    # An empty password stops setup before any connection is made.
+    done = run("setup", "--email", "jperez@gmail.com", "--password-stdin", stdin="\n")
+    assert "Proveedor reconocido: Gmail / Google Workspace." in done.stdout
+    assert "contraseña de aplicación" in done.stdout
+    assert "myaccount.google.com/apppasswords" in done.stdout
+    assert done.returncode == 4
+    assert "vacía" in done.stderr
+    assert "Traceback" not in done.stderr

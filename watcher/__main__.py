@@ -1,0 +1,7 @@
+"""Allow ``python -m watcher``."""
+
+import sys
+
+from watcher.cli import main
+
+sys.exit(main())

@@ -1,0 +1,190 @@
+"""Load and validate the TOML configuration.
+
+Validation collects *every* problem before reporting, so a user fixes the file
+in one go. A problem is a location (``[imap] port``) plus a message key that
+:mod:`watcher.i18n` translates; values from the file are never echoed for
+keys that could hold secrets.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from watcher.errors import ConfigError
+
+DEFAULT_SENDER = "registro@secop.gov.co"
+SECURITY_PORTS = {"ssl": 993, "starttls": 143}
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    username: str
+    security: str = "ssl"
+    port: int = 993
+    ca_file: Path | None = None
+    folders: tuple[str, ...] = ()
+    password_command: str | None = None
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    sender: str = DEFAULT_SENDER
+    lookback_days: int = 7
+    max_link_age_hours: float = 24.0
+    poll_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class Config:
+    imap: ImapConfig
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    path: Path | None = None
+
+
+Problem = tuple[str, str, dict[str, Any]]  # (location, i18n key, params)
+Check = Callable[[Any], tuple[str, dict[str, Any]] | None]  # (key, params) or None if fine
+
+
+def _str(value: Any) -> tuple[str, dict[str, Any]] | None:
+    if not isinstance(value, str) or not value.strip():
+        return "config.text", {}
+    return None
+
+
+def _int_range(low: int, high: int) -> Check:
+    def check(value: Any) -> tuple[str, dict[str, Any]] | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return "config.int_range", {"low": low, "high": high}
+        return None
+
+    return check
+
+
+def _positive_number(value: Any) -> tuple[str, dict[str, Any]] | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return "config.positive", {}
+    return None
+
+
+def _security(value: Any) -> tuple[str, dict[str, Any]] | None:
+    if value in ("plain", "none", "plaintext", "off", False):
+        return "config.plaintext", {}
+    if value not in SECURITY_PORTS:
+        return "config.security", {}
+    return None
+
+
+def _folders(value: Any) -> tuple[str, dict[str, Any]] | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return "config.folders", {}
+    return None
+
+
+def _sender(value: Any) -> tuple[str, dict[str, Any]] | None:
+    problem = _str(value)
+    if problem is None and (value.count("@") != 1 or " " in value.strip()):
+        return "config.address", {}
+    return problem
+
+
+def _ca_file(value: Any) -> tuple[str, dict[str, Any]] | None:
+    problem = _str(value)
+    if problem is None and not Path(value).expanduser().is_file():
+        return "config.no_file", {"path": value}
+    return problem
+
+
+SCHEMA: dict[str, dict[str, Check]] = {
+    "imap": {
+        "host": _str,
+        "port": _int_range(1, 65535),
+        "security": _security,
+        "username": _str,
+        "ca_file": _ca_file,
+        "folders": _folders,
+        "password_command": _str,
+        "timeout_seconds": _positive_number,
+    },
+    "watch": {
+        "sender": _sender,
+        "lookback_days": _int_range(1, 365),
+        "max_link_age_hours": _positive_number,
+        "poll_seconds": _int_range(10, 86400),
+    },
+}
+REQUIRED = {("imap", "host"), ("imap", "username")}
+
+
+def load(path: Path) -> Config:
+    """Read and validate ``path``; raise :class:`ConfigError` listing every problem."""
+    if not path.is_file():
+        raise ConfigError(str(path), [], key="error.config_missing")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), [("", "config.toml", {"reason": str(e)})]) from e
+    except OSError as e:
+        raise ConfigError(str(path), [("", "config.unreadable", {"reason": e.strerror})]) from e
+    problems = validate(data)
+    if problems:
+        raise ConfigError(str(path), problems)
+    return build(data, path)
+
+
+def validate(data: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    for section, value in data.items():
+        if section not in SCHEMA:
+            problems.append((f"[{section}]", "config.unknown_section", _close(section, SCHEMA)))
+        elif not isinstance(value, dict):
+            problems.append((section, "config.not_table", {"section": section}))
+        else:
+            problems.extend(_validate_section(section, value))
+    for section, key in sorted(REQUIRED):
+        table = data.get(section)
+        if not isinstance(table, dict) or key not in table:
+            problems.append((f"[{section}] {key}", "config.missing", {}))
+    return problems
+
+
+def _validate_section(section: str, values: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    keys = SCHEMA[section]
+    for key, value in values.items():
+        where = f"[{section}] {key}"
+        if key == "password":
+            problems.append((where, "config.password", {}))
+        elif key not in keys:
+            problems.append((where, "config.unknown_key", _close(key, keys)))
+        elif (problem := keys[key](value)) is not None:
+            problems.append((where, *problem))
+    return problems
+
+
+def _close(word: str, choices: dict[str, Any]) -> dict[str, Any]:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return {"suggestion": close[0] if close else ""}
+
+
+def build(data: dict[str, Any], path: Path | None = None) -> Config:
+    imap = dict(data["imap"])
+    imap.setdefault("port", SECURITY_PORTS[imap.get("security", "ssl")])
+    if "ca_file" in imap:
+        imap["ca_file"] = Path(imap["ca_file"]).expanduser()
+    if "folders" in imap:
+        imap["folders"] = tuple(imap["folders"])
+    if "timeout_seconds" in imap:
+        imap["timeout_seconds"] = float(imap["timeout_seconds"])
+    watch = dict(data.get("watch", {}))
+    if "max_link_age_hours" in watch:
+        watch["max_link_age_hours"] = float(watch["max_link_age_hours"])
+    if "sender" in watch:
+        watch["sender"] = watch["sender"].strip().lower()
+    return Config(imap=ImapConfig(**imap), watch=WatchConfig(**watch), path=path)

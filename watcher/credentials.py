@@ -1,0 +1,111 @@
+"""Where the IMAP password comes from, in order.
+
+1. ``$SECOP_WATCHER_PASSWORD`` (for containers and scripts);
+2. ``password_command`` from the config, run without a shell;
+3. the system keyring, service ``secop-watcher``, user = the IMAP user name.
+
+Nothing here prompts: a daemon has no terminal. ``setup`` asks, then calls
+:func:`store_password`. No error message ever contains the password or what
+the command printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import subprocess
+
+from watcher.config import ImapConfig
+from watcher.errors import CredentialsError
+
+SERVICE = "secop-watcher"
+ENV_PASSWORD = "SECOP_WATCHER_PASSWORD"
+COMMAND_TIMEOUT = 30.0
+
+log = logging.getLogger(__name__)
+
+
+def get_password(imap: ImapConfig) -> str:
+    env = os.environ.get(ENV_PASSWORD)
+    if env:
+        log.debug("password taken from $%s", ENV_PASSWORD)
+        return env
+    if imap.password_command:
+        return run_password_command(imap.password_command)
+    return keyring_password(imap.username)
+
+
+def run_password_command(command: str) -> str:
+    """Run ``command`` (split like a shell would, but never through one); its first line."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as e:
+        raise CredentialsError("error.password_command_syntax", reason=str(e)) from e
+    if not argv:
+        raise CredentialsError("error.password_command_syntax", reason="empty")
+    try:
+        done = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # may echo secrets; never shown
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError as e:
+        raise CredentialsError("error.password_command_missing", program=argv[0]) from e
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise CredentialsError("error.password_command_failed", program=argv[0], code="-") from e
+    password = done.stdout.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
+    if done.returncode != 0 or not password:
+        raise CredentialsError(
+            "error.password_command_failed", program=argv[0], code=str(done.returncode)
+        )
+    log.debug("password taken from password_command (%s)", argv[0])
+    return password
+
+
+def _keyring_usable() -> bool:
+    import keyring
+    from keyring.backends import fail
+
+    backend = keyring.get_keyring()
+    chainer = getattr(backend, "backends", None)
+    if chainer is not None and not chainer:
+        return False
+    return not isinstance(backend, fail.Keyring)
+
+
+def keyring_password(username: str) -> str:
+    import keyring
+    from keyring.errors import KeyringError
+
+    if not _keyring_usable():
+        raise CredentialsError("error.no_keyring", username=username)
+    try:
+        password = keyring.get_password(SERVICE, username)
+    except KeyringError as e:
+        raise CredentialsError("error.keyring_failed", username=username) from e
+    if not password:
+        raise CredentialsError("error.no_password", username=username)
+    log.debug("password taken from the keyring (%s)", type(keyring.get_keyring()).__name__)
+    return password
+
+
+def store_password(username: str, password: str) -> None:
+    import keyring
+    from keyring.errors import KeyringError
+
+    if not _keyring_usable():
+        raise CredentialsError("error.no_keyring", username=username)
+    try:
+        keyring.set_password(SERVICE, username, password)
+    except KeyringError as e:
+        raise CredentialsError("error.keyring_failed", username=username) from e
+
+
+def keyring_backend_name() -> str:
+    import keyring
+
+    return type(keyring.get_keyring()).__name__

@@ -1,0 +1,347 @@
+"""Every sentence a user reads, in Spanish first and English.
+
+Spanish is used when ``--lang es`` is given or the locale (``LC_ALL``,
+``LC_MESSAGES``, ``LANG``, ``LANGUAGE``) starts with ``es``; English otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+LANGS = ("es", "en")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # --- check-now ---------------------------------------------------------
+    "current.title": ("Enlace vigente para el usuario {user}:", "Link to use for user {user}:"),
+    "current.meta": (
+        "Llegó {when} ({age}) a la carpeta {folder}.",
+        "Arrived {when} ({age}) in folder {folder}.",
+    ),
+    "current.warn_once": (
+        "Ábralo una sola vez: cada nueva solicitud en SECOP invalida este enlace.",
+        "Open it once: every new request on SECOP invalidates this link.",
+    ),
+    "expired.line": (
+        "Usuario {user}: el último enlace llegó {when} ({age}) y ya venció "
+        "(vigencia {hours} h). Pida uno nuevo en SECOP («Olvidé la contraseña»).",
+        "User {user}: the last link arrived {when} ({age}) and has expired "
+        '(valid {hours} h). Request a new one on SECOP ("Olvidé la contraseña").',
+    ),
+    "superseded.line": (
+        "{count} enlace(s) anterior(es) ya no sirven (reemplazados por uno más nuevo).",
+        "{count} older link(s) no longer work (replaced by a newer one).",
+    ),
+    "none": (
+        "No hay ningún enlace vigente de SECOP II. Si acaba de pedirlo, espere con "
+        "«secop-watcher wait».",
+        "No current SECOP II link. If you just requested one, wait for it with "
+        '"secop-watcher wait".',
+    ),
+    "suspicious.line": (
+        "⚠ Correo sospechoso en {folder} ({when}) de {sender}: {reasons}. No use su enlace.",
+        "⚠ Suspicious mail in {folder} ({when}) from {sender}: {reasons}. Do not use its link.",
+    ),
+    "checked.folders": ("Carpetas revisadas: {folders}.", "Folders checked: {folders}."),
+    "user.unknown": ("(sin nombre)", "(no name)"),
+    "sender.unknown": ("remitente desconocido", "unknown sender"),
+    "age.minutes": ("hace {n} min", "{n} min ago"),
+    "age.hours": ("hace {n} h", "{n} h ago"),
+    "age.days": ("hace {n} días", "{n} days ago"),
+    "age.future": ("con fecha futura", "dated in the future"),
+    # --- notices -----------------------------------------------------------
+    "notice.folder_missing": (
+        "Aviso: la carpeta configurada «{detail}» no existe en el servidor.",
+        'Warning: the configured folder "{detail}" does not exist on the server.',
+    ),
+    "notice.no_spam_folder": (
+        "Aviso: no se encontró carpeta de spam; si su correo tiene una, póngala en [imap] folders.",
+        "Warning: no spam folder was found; if your mailbox has one, list it in [imap] folders.",
+    ),
+    "notice.truncated": (
+        "Aviso: un mensaje de {detail} supera 10 MB y se leyó solo en parte.",
+        "Warning: a message in {detail} is larger than 10 MB and was read only in part.",
+    ),
+    # --- reasons a mail is suspicious --------------------------------------
+    "reason.sender_mismatch": ("el remitente no es {sender}", "the sender is not {sender}"),
+    "reason.multiple_senders": ("tiene varios remitentes", "it has several senders"),
+    "reason.not_https": ("el enlace no es https", "the link is not https"),
+    "reason.host_not_allowed": (
+        "el enlace no lleva a secop.gov.co",
+        "the link does not lead to secop.gov.co",
+    ),
+    "reason.userinfo_in_link": (
+        "el enlace esconde otro destino (usuario@ en la dirección)",
+        "the link hides another destination (user@ in the address)",
+    ),
+    "reason.port_in_link": ("el enlace usa un puerto extraño", "the link uses an odd port"),
+    "reason.backslash_in_link": (
+        "el enlace contiene barras invertidas",
+        "the link contains backslashes",
+    ),
+    "reason.encoded_host": (
+        "el servidor del enlace está codificado para engañar",
+        "the link's host is encoded to deceive",
+    ),
+    "reason.mixed_script_host": (
+        "el servidor del enlace imita letras latinas (homógrafo)",
+        "the link's host imitates Latin letters (homograph)",
+    ),
+    "reason.mimecast_wrapped": (
+        "el enlace está envuelto por Mimecast y no puede comprobarse; ábralo desde su "
+        "programa de correo",
+        "the link is wrapped by Mimecast and cannot be checked; open it from your mail program",
+    ),
+    "reason.unwrap_too_deep": (
+        "el enlace está envuelto demasiadas veces",
+        "the link is wrapped too many times",
+    ),
+    "reason.malformed_link": ("el enlace está mal formado", "the link is malformed"),
+    "reason.no_link": ("no trae enlace", "it carries no link"),
+    # --- parse ---------------------------------------------------------------
+    "parse.reset": (
+        "{file}: restablecimiento para {user}, recibido {when}:\n  {url}",
+        "{file}: reset for {user}, received {when}:\n  {url}",
+    ),
+    "parse.other": (
+        "{file}: no es un correo de cambio de contraseña de SECOP.",
+        "{file}: not a SECOP password-reset mail.",
+    ),
+    "parse.suspicious": ("{file}: ⚠ sospechoso: {reasons}.", "{file}: ⚠ suspicious: {reasons}."),
+    # --- errors --------------------------------------------------------------
+    "error.prefix": ("Error", "Error"),
+    "error.internal": (
+        "Error interno de secop-watcher ({kind}). Su buzón no fue modificado. Los detalles "
+        "están en {log}; por favor repórtelo.",
+        "Internal error in secop-watcher ({kind}). Your mailbox was not changed. Details are "
+        "in {log}; please report it.",
+    ),
+    "error.config": (
+        "La configuración {path} tiene problemas:\n{problems}\nCorríjala (vea "
+        "config/example.toml) o ejecute «secop-watcher setup».",
+        "The configuration {path} has problems:\n{problems}\nFix it (see config/example.toml) "
+        'or run "secop-watcher setup".',
+    ),
+    "error.config_missing": (
+        "No hay configuración en {path}. Ejecute «secop-watcher setup», o indique el archivo "
+        "con --config o SECOP_WATCHER_CONFIG.",
+        'No configuration at {path}. Run "secop-watcher setup", or point to the file with '
+        "--config or SECOP_WATCHER_CONFIG.",
+    ),
+    "error.config_exists": (
+        "Ya existe una configuración en {path}. Use --force para reemplazarla.",
+        "A configuration already exists at {path}. Use --force to replace it.",
+    ),
+    "error.no_keyring": (
+        "No hay un llavero (keyring) disponible en este equipo para guardar la contraseña de "
+        "{username}. Alternativas: ponga en [imap] password_command un programa que la "
+        'imprima (p. ej. "pass show correo"), o defina la variable SECOP_WATCHER_PASSWORD.',
+        "No keyring is available on this machine to keep the password of {username}. "
+        "Alternatives: set [imap] password_command to a program that prints it (e.g. "
+        '"pass show mail"), or set the SECOP_WATCHER_PASSWORD environment variable.',
+    ),
+    "error.keyring_failed": (
+        "El llavero (keyring) no respondió al pedir la contraseña de {username}. "
+        "Desbloquéelo, o use password_command o SECOP_WATCHER_PASSWORD.",
+        "The keyring failed when asked for the password of {username}. Unlock it, or use "
+        "password_command or SECOP_WATCHER_PASSWORD.",
+    ),
+    "error.no_password": (
+        "No hay contraseña guardada para {username}. Ejecute «secop-watcher setup», o use "
+        "password_command o SECOP_WATCHER_PASSWORD.",
+        'No password is stored for {username}. Run "secop-watcher setup", or use '
+        "password_command or SECOP_WATCHER_PASSWORD.",
+    ),
+    "error.empty_password": (
+        "La contraseña está vacía; no se intentó iniciar sesión.",
+        "The password is empty; no login was attempted.",
+    ),
+    "error.password_command_syntax": (
+        "password_command no se puede leer ({reason}). Revise las comillas.",
+        "password_command cannot be read ({reason}). Check its quotes.",
+    ),
+    "error.password_command_missing": (
+        "password_command: no se encontró el programa «{program}».",
+        'password_command: program "{program}" not found.',
+    ),
+    "error.password_command_failed": (
+        "password_command («{program}») falló (código {code}) o no imprimió nada. Pruébelo "
+        "en una terminal.",
+        'password_command ("{program}") failed (code {code}) or printed nothing. Try it in '
+        "a terminal.",
+    ),
+    "error.auth": (
+        "El servidor {host} rechazó el usuario {username} o la contraseña. Si usa Gmail o "
+        "Yahoo necesita una «contraseña de aplicación». Vuelva a ejecutar «secop-watcher "
+        "setup» para guardar la correcta.",
+        "The server {host} rejected user {username} or the password. Gmail and Yahoo need an "
+        '"app password". Run "secop-watcher setup" again to store the right one.',
+    ),
+    "error.dns": (
+        "No se encuentra el servidor {host}. Revise [imap] host y su conexión a internet.",
+        "Cannot find server {host}. Check [imap] host and your internet connection.",
+    ),
+    "error.refused": (
+        "El servidor {host}:{port} rechazó la conexión. Revise [imap] port y security, o "
+        "inténtelo más tarde.",
+        "Server {host}:{port} refused the connection. Check [imap] port and security, or try "
+        "again later.",
+    ),
+    "error.timeout": (
+        "El servidor {host}:{port} no respondió en {seconds} s. Revise su conexión o suba "
+        "[imap] timeout_seconds.",
+        "Server {host}:{port} did not answer within {seconds} s. Check your connection or "
+        "raise [imap] timeout_seconds.",
+    ),
+    "error.dropped": (
+        "El servidor {host} cerró la conexión. Inténtelo de nuevo en un momento.",
+        "Server {host} closed the connection. Try again in a moment.",
+    ),
+    "error.connection": (
+        "No se pudo conectar con {host}:{port} ({reason}).",
+        "Could not connect to {host}:{port} ({reason}).",
+    ),
+    "error.tls_verify": (
+        "El certificado de {host} no es de confianza ({reason}). Si es un servidor de su "
+        "entidad con su propia autoridad certificadora, indique su certificado en [imap] "
+        "ca_file. No se envió la contraseña.",
+        "The certificate of {host} is not trusted ({reason}). If it is your organisation's "
+        "server with its own certificate authority, point [imap] ca_file to its certificate. "
+        "The password was not sent.",
+    ),
+    "error.tls": (
+        "La conexión segura con {host}:{port} falló ({reason}). Revise [imap] port y "
+        "security (993 = ssl, 143 = starttls).",
+        "The secure connection to {host}:{port} failed ({reason}). Check [imap] port and "
+        "security (993 = ssl, 143 = starttls).",
+    ),
+    "error.no_starttls": (
+        "El servidor {host}:{port} no ofrece STARTTLS: secop-watcher nunca envía la "
+        'contraseña sin cifrar. Use security = "ssl" y el puerto 993.',
+        "Server {host}:{port} does not offer STARTTLS: secop-watcher never sends the password "
+        'unencrypted. Use security = "ssl" and port 993.',
+    ),
+    "error.ca_file": (
+        "No se pudo leer el certificado de [imap] ca_file ({path}).",
+        "Could not read the certificate in [imap] ca_file ({path}).",
+    ),
+    "error.protocol": (
+        "Respuesta inesperada del servidor {host}: {reason}",
+        "Unexpected answer from server {host}: {reason}",
+    ),
+    "error.input": ("No se puede leer {path}: {reason}.", "Cannot read {path}: {reason}."),
+    "error.microsoft": (
+        "Las cuentas de Microsoft (Outlook.com, Hotmail, Microsoft 365) ya no aceptan "
+        "contraseñas por IMAP; exigen inicio de sesión con Microsoft (OAuth2), que "
+        "secop-watcher aún no ofrece. Mientras tanto, reenvíe el correo de SECOP a una cuenta "
+        "de Gmail o Yahoo, o use «secop-watcher parse» con el correo guardado como .eml.",
+        "Microsoft accounts (Outlook.com, Hotmail, Microsoft 365) no longer accept passwords "
+        "over IMAP; they require sign-in with Microsoft (OAuth2), which secop-watcher does "
+        "not offer yet. Meanwhile, forward SECOP's mail to a Gmail or Yahoo account, or use "
+        '"secop-watcher parse" on the mail saved as .eml.',
+    ),
+    "error.interrupted": ("Interrumpido.", "Interrupted."),
+    # --- configuration problems ------------------------------------------
+    "config.text": ("debe ser un texto entre comillas", "must be a non-empty text in quotes"),
+    "config.int_range": (
+        "debe ser un número entero de {low} a {high}",
+        "must be a whole number from {low} to {high}",
+    ),
+    "config.positive": ("debe ser un número mayor que 0", "must be a number greater than 0"),
+    "config.plaintext": (
+        'IMAP sin cifrar no está permitido: use "ssl" (puerto 993) o "starttls" (puerto 143)',
+        'plaintext IMAP is not allowed: use "ssl" (port 993) or "starttls" (port 143)',
+    ),
+    "config.security": ('debe ser "ssl" o "starttls"', 'must be "ssl" or "starttls"'),
+    "config.folders": (
+        'debe ser una lista de carpetas, p. ej. ["INBOX", "Spam"]',
+        'must be a list of folder names, e.g. ["INBOX", "Spam"]',
+    ),
+    "config.address": (
+        'debe ser una dirección de correo, p. ej. "registro@secop.gov.co"',
+        'must be one e-mail address, e.g. "registro@secop.gov.co"',
+    ),
+    "config.no_file": ("no existe el archivo {path}", "file not found: {path}"),
+    "config.toml": ("no es TOML válido: {reason}", "not valid TOML: {reason}"),
+    "config.unreadable": ("no se puede leer: {reason}", "cannot be read: {reason}"),
+    "config.unknown_section": ("sección desconocida", "unknown section"),
+    "config.not_table": (
+        "debe ser una sección, escrita [{section}]",
+        "must be a table, written [{section}]",
+    ),
+    "config.missing": ("falta (es obligatoria)", "missing (required)"),
+    "config.unknown_key": ("clave desconocida", "unknown key"),
+    "config.suggestion": ("¿quiso decir «{suggestion}»?", 'did you mean "{suggestion}"?'),
+    "config.password": (
+        "las contraseñas no van en el archivo de configuración: bórrela y use el llavero "
+        "(secop-watcher setup), password_command o SECOP_WATCHER_PASSWORD",
+        "passwords do not belong in the config file: remove it and use the keyring "
+        "(secop-watcher setup), password_command or SECOP_WATCHER_PASSWORD",
+    ),
+    # --- setup ---------------------------------------------------------------
+    "setup.email": ("Correo electrónico: ", "E-mail address: "),
+    "setup.provider": ("Proveedor reconocido: {name}.", "Provider recognised: {name}."),
+    "setup.ask_kind": (
+        "¿Dónde está este correo? 1) Google Workspace  2) Microsoft 365  3) otro servidor "
+        "IMAP [3]: ",
+        "Where is this mailbox? 1) Google Workspace  2) Microsoft 365  3) another IMAP "
+        "server [3]: ",
+    ),
+    "setup.host": ("Servidor IMAP: ", "IMAP server: "),
+    "setup.security": (
+        "Seguridad: 1) SSL/TLS, puerto 993  2) STARTTLS, puerto 143 [1]: ",
+        "Security: 1) SSL/TLS, port 993  2) STARTTLS, port 143 [1]: ",
+    ),
+    "setup.app_password": (
+        "{name} exige una «contraseña de aplicación» (requiere verificación en dos pasos): {url}",
+        '{name} requires an "app password" (needs 2-step verification): {url}',
+    ),
+    "setup.password": ("Contraseña (no se muestra): ", "Password (not shown): "),
+    "setup.trying": (
+        "Probando el inicio de sesión en {host}:{port}…",
+        "Trying to log in to {host}:{port}…",
+    ),
+    "setup.login_ok": ("Inicio de sesión correcto.", "Login succeeded."),
+    "setup.spam_found": (
+        "Carpeta de spam: {folder} (reconocida por {how}).",
+        "Spam folder: {folder} (recognised by {how}).",
+    ),
+    "setup.spam_missing": (
+        "No se encontró carpeta de spam: solo se revisará {inbox}. Si tiene una, añádala en "
+        "[imap] folders.",
+        "No spam folder found: only {inbox} will be checked. If you have one, add it to "
+        "[imap] folders.",
+    ),
+    "setup.how.special-use": ("su atributo \\Junk", "its \\Junk attribute"),
+    "setup.how.name": ("su nombre", "its name"),
+    "setup.how.configured": ("la configuración", "the configuration"),
+    "setup.stored": (
+        "Contraseña guardada en el llavero del sistema ({backend}).",
+        "Password stored in the system keyring ({backend}).",
+    ),
+    "setup.written": ("Configuración escrita en {path}.", "Configuration written to {path}."),
+    "setup.next": (
+        "Listo. Pruebe ahora: secop-watcher check-now",
+        "Done. Try it now: secop-watcher check-now",
+    ),
+}
+
+
+def pick(explicit: str | None = None) -> str:
+    if explicit in LANGS:
+        return explicit
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = os.environ.get(var)
+        if value:
+            return "es" if value.lower().startswith("es") else "en"
+    return "en"
+
+
+def t(key: str, lang: str, **params: Any) -> str:
+    es, en = MESSAGES[key]
+    text = es if lang == "es" else en
+    return text.format(**params) if params else text
+
+
+def has(key: str) -> bool:
+    return key in MESSAGES

@@ -1,0 +1,198 @@
+"""The one place where results become text or JSON.
+
+Commands return data (:class:`~watcher.model.Report`, parse results, ...);
+this module turns it into what the user reads, in Spanish or English.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from watcher.i18n import t
+from watcher.model import Kind, Link, Report, Suspicious, Verdict
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    file: str
+    verdict: Verdict
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat(timespec="seconds") if dt else None
+
+
+def local(dt: datetime | None) -> str:
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else "?"
+
+
+def age(dt: datetime, now: datetime, lang: str) -> str:
+    minutes = int((now - dt).total_seconds() // 60)
+    if minutes < 0:
+        return t("age.future", lang)
+    if minutes < 120:
+        return t("age.minutes", lang, n=minutes)
+    if minutes < 48 * 60:
+        return t("age.hours", lang, n=minutes // 60)
+    return t("age.days", lang, n=minutes // (24 * 60))
+
+
+# --- JSON --------------------------------------------------------------------
+
+
+def link_json(link: Link) -> dict[str, Any]:
+    return {
+        "username": link.username,
+        "url": link.url,
+        "received": iso(link.received),
+        "folder": link.folder,
+        "message_id": link.message_id,
+    }
+
+
+def suspicious_json(s: Suspicious) -> dict[str, Any]:
+    """No ``url`` key on purpose: a script must never pick a suspicious link."""
+    return {
+        "received": iso(s.received),
+        "folder": s.folder,
+        "message_id": s.message_id,
+        "sender": s.sender,
+        "subject": s.subject,
+        "link_host": _host(s.url),
+        "reasons": list(s.reasons),
+    }
+
+
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def report_json(report: Report) -> str:
+    data = {
+        "checked_at": iso(report.checked_at),
+        "folders": report.folders,
+        "current": [link_json(x) for x in report.current],
+        "expired": [link_json(x) for x in report.expired],
+        "superseded": [link_json(x) for x in report.superseded],
+        "suspicious": [suspicious_json(x) for x in report.suspicious],
+        "warnings": [{"code": w.code, "detail": w.detail} for w in report.warnings],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def parsed_json(items: Sequence[ParsedFile]) -> str:
+    return json.dumps(
+        [
+            {
+                "file": p.file,
+                "kind": p.verdict.kind.value,
+                "username": p.verdict.username,
+                "url": p.verdict.url if p.verdict.kind is Kind.RESET else None,
+                "received": iso(p.verdict.received),
+                "reasons": list(p.verdict.reasons),
+            }
+            for p in items
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+# --- text --------------------------------------------------------------------
+
+
+def reasons_text(reasons: Sequence[str], lang: str, sender: str) -> str:
+    words = []
+    for code in reasons:
+        key = f"reason.{code}"
+        try:
+            words.append(t(key, lang, sender=sender))
+        except KeyError:
+            words.append(code)
+    return "; ".join(words)
+
+
+def report_text(report: Report, lang: str, *, sender: str, max_age_hours: float) -> str:
+    now = report.checked_at
+    lines: list[str] = []
+    for link in report.current:
+        user = link.username or t("user.unknown", lang)
+        lines += [
+            t("current.title", lang, user=user),
+            f"  {link.url}",
+            "  "
+            + t(
+                "current.meta",
+                lang,
+                when=local(link.received),
+                age=age(link.received, now, lang),
+                folder=link.folder,
+            ),
+            "",
+        ]
+    if report.current:
+        lines += [t("current.warn_once", lang)]
+    else:
+        lines += [t("none", lang)]
+    for link in report.expired:
+        user = link.username or t("user.unknown", lang)
+        lines.append(
+            t(
+                "expired.line",
+                lang,
+                user=user,
+                when=local(link.received),
+                age=age(link.received, now, lang),
+                hours=f"{max_age_hours:g}",
+            )
+        )
+    if report.superseded:
+        lines.append(t("superseded.line", lang, count=len(report.superseded)))
+    lines += [_suspicious_text(s, lang, sender) for s in report.suspicious]
+    lines += [t(f"notice.{w.code}", lang, detail=w.detail) for w in report.warnings]
+    lines.append(t("checked.folders", lang, folders=", ".join(report.folders) or "-"))
+    return "\n".join(lines)
+
+
+def _suspicious_text(s: Suspicious, lang: str, sender: str) -> str:
+    return t(
+        "suspicious.line",
+        lang,
+        folder=s.folder,
+        when=local(s.received),
+        sender=s.sender or t("sender.unknown", lang),
+        reasons=reasons_text(s.reasons, lang, sender),
+    )
+
+
+def parsed_text(items: Sequence[ParsedFile], lang: str, *, sender: str) -> str:
+    lines = []
+    for p in items:
+        v = p.verdict
+        if v.kind is Kind.RESET:
+            user = v.username or t("user.unknown", lang)
+            lines.append(
+                t("parse.reset", lang, file=p.file, user=user, when=local(v.received), url=v.url)
+            )
+        elif v.kind is Kind.SUSPICIOUS:
+            lines.append(
+                t(
+                    "parse.suspicious",
+                    lang,
+                    file=p.file,
+                    reasons=reasons_text(v.reasons, lang, sender),
+                )
+            )
+        else:
+            lines.append(t("parse.other", lang, file=p.file))
+    return "\n".join(lines)
