@@ -79,3 +79,59 @@ def check_json(config: Path, password: str, *extra: str) -> tuple[int, dict[str,
     )
     data = json.loads(done.stdout) if done.stdout.strip() else {}
     return done.returncode, data, done.stderr
+
+
+class Background:
+    """The installed CLI running in the background, its stderr read line by line."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        import threading
+
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [executable(), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=full_env,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 20, count: int = 1) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while sum(text in line for line in self.lines) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(f"{text!r} not seen on stderr:\n" + "\n".join(self.lines))
+                self._changed.wait(min(remaining, 0.2))
+
+    def stop(self, timeout: float = 15) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def communicate(self, timeout: float) -> tuple[int, str]:
+        out, _ = self.proc.communicate(timeout=timeout)
+        self._reader.join(timeout=5)
+        return self.proc.returncode, out

@@ -159,3 +159,38 @@ def dovecot(dovecot_factory: Callable[..., Dovecot]) -> Dovecot:
 def dovecot_names(dovecot_factory: Callable[..., Dovecot]) -> Dovecot:
     """Running Dovecot without special-use: spam folders only recognisable by name."""
     return dovecot_factory(spam_layout="names")
+
+
+# --------------------------------------------------------------------------
+# Desktop notifications: a private D-Bus session bus, Xvfb and dunst
+# (tests/notifyserver.py).
+# --------------------------------------------------------------------------
+
+APT_PACKAGES.setdefault("dbus-daemon", "dbus")
+APT_PACKAGES.setdefault("xclip", "xclip")
+
+
+@pytest.fixture
+def notification_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A started :class:`tests.notifyserver.NotificationServer`, stopped at teardown.
+
+    ``DBUS_SESSION_BUS_ADDRESS`` and ``DISPLAY`` point at it for the test
+    (``WAYLAND_DISPLAY`` is removed); ``server.env`` is the same environment
+    for subprocesses.
+    """
+    require_binaries("dbus-daemon", "Xvfb", "dunst", "dunstctl")
+    from tests.notifyserver import NotificationServer
+
+    server = NotificationServer(tmp_path / "notify")
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", server.address)
+    monkeypatch.setenv("DISPLAY", server.display)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    try:
+        yield server
+    finally:
+        server.stop()

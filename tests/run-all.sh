@@ -26,6 +26,7 @@ declare -A PACKAGES=(
     [dunst]=dunst
     [notify-send]=libnotify-bin
     [openssl]=openssl
+    [xclip]=xclip
     [python3]=python3
 )
 missing=()

@@ -75,7 +75,7 @@ def test_no_keyring_backend_names_the_alternatives(monkeypatch: pytest.MonkeyPat
     with pytest.raises(CredentialsError) as info:
         credentials.get_password(IMAP)
     assert info.value.key == "error.no_keyring"
-    from watcher.cli import error_text
+    from watcher.i18n import error_text
 
     text = error_text(info.value, "es")
     assert "password_command" in text

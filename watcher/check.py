@@ -16,6 +16,7 @@ from watcher.config import Config
 from watcher.imap import Folder, ImapSession, choose_folders, missing_folders
 from watcher.model import Found, Notice, Report
 from watcher.parsing import parse_message
+from watcher.state import Cursor
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,38 @@ def _scan(
     session.examine(folder.name)
     since = (now - timedelta(days=config.watch.lookback_days)).date()
     uids = session.search_sender(config.watch.sender, since)
+    return fetch_and_parse(session, folder, uids, config, notices)
+
+
+def scan_new(
+    session: ImapSession, folder: Folder, cursor: Cursor | None, config: Config, now: datetime
+) -> tuple[list[Found], Cursor, list[Notice]]:
+    """Only what arrived in ``folder`` since ``cursor`` (all of it after a UIDVALIDITY change)."""
+    info = session.examine(folder.name)
+    validity = int(info.get(b"UIDVALIDITY", 0) or 0)
+    uidnext = int(info.get(b"UIDNEXT", 0) or 0)
+    same = cursor is not None and cursor.uidvalidity == validity
+    if cursor is not None and same and 0 < uidnext <= cursor.highest_uid + 1:
+        return [], cursor, []  # nothing new: no SEARCH, no FETCH
+    if cursor is not None and not same:
+        log.info("%s: UIDVALIDITY changed, rescanning the folder", folder.name)
+    min_uid = cursor.highest_uid + 1 if cursor is not None and same else None
+    since = (now - timedelta(days=config.watch.lookback_days)).date()
+    uids = session.search_sender(config.watch.sender, since, min_uid)
+    notices: list[Notice] = []
+    found = fetch_and_parse(session, folder, uids, config, notices)
+    base = cursor.highest_uid if cursor is not None and same else 0
+    highest = max(base, uidnext - 1, *uids) if uids else max(base, uidnext - 1)
+    return found, Cursor(validity, highest), notices
+
+
+def fetch_and_parse(
+    session: ImapSession,
+    folder: Folder,
+    uids: list[int],
+    config: Config,
+    notices: list[Notice],
+) -> list[Found]:
     log.info("%s: %d candidate message(s)", folder.name, len(uids))
     found = []
     for raw in session.fetch(uids):

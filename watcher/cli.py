@@ -13,10 +13,8 @@ from collections.abc import Sequence
 
 from watcher import __version__, i18n, logsetup, render
 from watcher.commands import Outcome
-from watcher.config import DEFAULT_SENDER, Config
-from watcher.errors import ConfigError, UserError
+from watcher.errors import UserError
 from watcher.exitcodes import ExitCode
-from watcher.model import Report
 
 log = logging.getLogger("watcher")
 
@@ -36,7 +34,7 @@ EPILOG = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from watcher.commands import check_now, parse, setup
+    from watcher.commands import check_now, parse, run, service, setup, wait
 
     parser = argparse.ArgumentParser(prog="secop-watcher", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"secop-watcher {__version__}")
@@ -45,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="más detalle / more")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="menos / less output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (check_now, parse, setup):
+    for module in (check_now, wait, run, parse, setup, service):
         module.register(sub)
     return parser
 
@@ -55,14 +53,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lang = i18n.pick(args.lang)
     args.lang = lang
-    log_file = logsetup.configure(args.verbose - args.quiet)
+    log_file = logsetup.configure(
+        args.verbose - args.quiet, show_links=getattr(args, "show_links", False)
+    )
     try:
         outcome: Outcome = args.func(args)
         _print(outcome, args, lang)
         return int(outcome.exit_code)
     except UserError as e:
         log.info("%s (exit %d)", e.key, e.exit_code)
-        print(error_text(e, lang), file=sys.stderr)
+        print(i18n.error_text(e, lang), file=sys.stderr)
         return int(e.exit_code)
     except KeyboardInterrupt:
         print(i18n.t("error.interrupted", lang), file=sys.stderr)
@@ -75,41 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.INTERNAL)
 
 
-def error_text(e: UserError, lang: str) -> str:
-    params = dict(e.params)
-    if isinstance(e, ConfigError):
-        params["problems"] = "\n".join(_problem_line(p, lang) for p in e.problems)
-    return i18n.t(e.key, lang, **params) if i18n.has(e.key) else e.key
-
-
-def _problem_line(problem: tuple[str, str, dict[str, object]], lang: str) -> str:
-    where, key, params = problem
-    text = i18n.t(key, lang, **params)
-    suggestion = params.get("suggestion")
-    if suggestion:
-        text += " (" + i18n.t("config.suggestion", lang, suggestion=suggestion) + ")"
-    return f"  - {where}: {text}" if where else f"  - {text}"
-
-
 def _print(outcome: Outcome, args: argparse.Namespace, lang: str) -> None:
-    data = outcome.data
-    if data is None:
+    if outcome.data is None:
         return
-    as_json = getattr(args, "json", False)
-    if isinstance(data, Report):
-        cfg: Config | None = outcome.config
-        sender = cfg.watch.sender if cfg else DEFAULT_SENDER
-        hours = cfg.watch.max_link_age_hours if cfg else 24.0
-        text = (
-            render.report_json(data)
-            if as_json
-            else render.report_text(data, lang, sender=sender, max_age_hours=hours)
-        )
-    elif isinstance(data, list) and all(isinstance(x, render.ParsedFile) for x in data):
-        sender = outcome.config.watch.sender if outcome.config else DEFAULT_SENDER
-        text = (
-            render.parsed_json(data) if as_json else render.parsed_text(data, lang, sender=sender)
-        )
-    else:
-        text = str(data)
-    sys.stdout.write(text + "\n")
+    as_json = bool(getattr(args, "json", False))
+    text = render.render(outcome.data, as_json=as_json, lang=lang, config=outcome.config)
+    if text:
+        sys.stdout.write(text + "\n")

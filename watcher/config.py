@@ -42,9 +42,16 @@ class WatchConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    desktop: bool = True  # desktop notifications (the service)
+    command: str | None = None  # run on each new link, details in environment variables
+
+
+@dataclass(frozen=True)
 class Config:
     imap: ImapConfig
     watch: WatchConfig = field(default_factory=WatchConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
     path: Path | None = None
 
 
@@ -70,6 +77,12 @@ def _int_range(low: int, high: int) -> Check:
 def _positive_number(value: Any) -> tuple[str, dict[str, Any]] | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return "config.positive", {}
+    return None
+
+
+def _bool(value: Any) -> tuple[str, dict[str, Any]] | None:
+    if not isinstance(value, bool):
+        return "config.bool", {}
     return None
 
 
@@ -117,6 +130,10 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "lookback_days": _int_range(1, 365),
         "max_link_age_hours": _positive_number,
         "poll_seconds": _int_range(10, 86400),
+    },
+    "notify": {
+        "desktop": _bool,
+        "command": _str,
     },
 }
 REQUIRED = {("imap", "host"), ("imap", "username")}
@@ -187,4 +204,5 @@ def build(data: dict[str, Any], path: Path | None = None) -> Config:
         watch["max_link_age_hours"] = float(watch["max_link_age_hours"])
     if "sender" in watch:
         watch["sender"] = watch["sender"].strip().lower()
-    return Config(imap=ImapConfig(**imap), watch=WatchConfig(**watch), path=path)
+    notify = NotifyConfig(**data.get("notify", {}))
+    return Config(imap=ImapConfig(**imap), watch=WatchConfig(**watch), notify=notify, path=path)

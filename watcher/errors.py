@@ -44,6 +44,11 @@ class ConfigError(UserError):
         self.problems = problems
 
 
+class UsageError(UserError):
+    exit_code = ExitCode.USAGE
+    key = "error.usage"
+
+
 class CredentialsError(UserError):
     exit_code = ExitCode.CREDENTIALS
     key = "error.credentials"

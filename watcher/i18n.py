@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from watcher.errors import ConfigError, UserError
+
 LANGS = ("es", "en")
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -229,6 +231,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Respuesta inesperada del servidor {host}: {reason}",
         "Unexpected answer from server {host}: {reason}",
     ),
+    "error.usage": ("Uso incorrecto: {reason}", "Wrong usage: {reason}"),
     "error.input": ("No se puede leer {path}: {reason}.", "Cannot read {path}: {reason}."),
     "error.microsoft": (
         "Las cuentas de Microsoft (Outlook.com, Hotmail, Microsoft 365) ya no aceptan "
@@ -241,12 +244,46 @@ MESSAGES: dict[str, tuple[str, str]] = {
         '"secop-watcher parse" on the mail saved as .eml.',
     ),
     "error.interrupted": ("Interrumpido.", "Interrupted."),
+    # --- run / wait --------------------------------------------------------
+    "service.auth_title": (
+        "secop-watcher: no puede entrar a su correo",
+        "secop-watcher: cannot log in to your mailbox",
+    ),
+    "wait.progress": (
+        "Esperando el correo de SECOP II en {folders} (hasta las {until}; Ctrl-C para salir)…",
+        "Waiting for SECOP II's mail in {folders} (until {until}; Ctrl-C to quit)…",
+    ),
+    "wait.progress_poll": (
+        "(el servidor no ofrece IDLE: se revisa cada {seconds} s)",
+        "(the server does not offer IDLE: checking every {seconds} s)",
+    ),
+    "wait.timeout": (
+        "No llegó ningún enlace nuevo de SECOP II en {minutes} min. Revise que pidió el correo "
+        "para el usuario correcto, o vuelva a intentarlo.",
+        "No new SECOP II link arrived within {minutes} min. Check that you requested the mail "
+        "for the right user, or try again.",
+    ),
+    "wait.opened": ("Abierto en su navegador.", "Opened in your browser."),
+    "wait.copied": ("Copiado al portapapeles.", "Copied to the clipboard."),
+    "wait.copy_failed": (
+        "No se pudo copiar al portapapeles (instale xclip, xsel o wl-clipboard).",
+        "Could not copy to the clipboard (install xclip, xsel or wl-clipboard).",
+    ),
+    "wait.bad_since": (
+        "--since debe ser una hora (HH:MM) o una fecha ISO 8601, no «{value}».",
+        '--since must be a time (HH:MM) or an ISO 8601 date, not "{value}".',
+    ),
+    "run.started": (
+        "secop-watcher vigila {folders} ({mode}; revisión cada {seconds} s).",
+        "secop-watcher is watching {folders} ({mode}; poll every {seconds} s).",
+    ),
     # --- configuration problems ------------------------------------------
     "config.text": ("debe ser un texto entre comillas", "must be a non-empty text in quotes"),
     "config.int_range": (
         "debe ser un número entero de {low} a {high}",
         "must be a whole number from {low} to {high}",
     ),
+    "config.bool": ("debe ser true o false", "must be true or false"),
     "config.positive": ("debe ser un número mayor que 0", "must be a number greater than 0"),
     "config.plaintext": (
         'IMAP sin cifrar no está permitido: use "ssl" (puerto 993) o "starttls" (puerto 143)',
@@ -324,6 +361,116 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Listo. Pruebe ahora: secop-watcher check-now",
         "Done. Try it now: secop-watcher check-now",
     ),
+    # --- notifications ---------------------------------------------------
+    "notify.link.title": ("SECOP II: enlace para {user}", "SECOP II: link for {user}"),
+    "notify.link.body": (
+        "Llegó a las {when} a la carpeta {folder}. Úselo una sola vez; vence a las {until}.",
+        "Arrived at {when} in folder {folder}. Use it once; it expires at {until}.",
+    ),
+    "notify.at": ("{time} del {date}", "{time} on {date}"),
+    "notify.when_unknown": ("hora desconocida", "unknown time"),
+    "notify.open": ("Abrir enlace", "Open link"),
+    "notify.copy": ("Copiar enlace", "Copy link"),
+    "notify.warn.title": ("⚠ SECOP II: correo sospechoso", "⚠ SECOP II: suspicious mail"),
+    "notify.warn.body": (
+        "En la carpeta {folder} ({when}), de {sender}: {reasons}. No abra su enlace ni responda.",
+        "In folder {folder} ({when}), from {sender}: {reasons}. Do not open its link or reply.",
+    ),
+    "notify.copy_failed.title": (
+        "SECOP II: no se pudo copiar el enlace",
+        "SECOP II: could not copy the link",
+    ),
+    "notify.copy_failed.body": (
+        "Instale wl-clipboard, xclip o xsel, o use «Abrir enlace».",
+        'Install wl-clipboard, xclip or xsel, or use "Open link".',
+    ),
+    # --- service -------------------------------------------------------------
+    "service.installed": (
+        "Servicio instalado y en marcha: {path}\nSe iniciará solo cada vez que inicie sesión. "
+        "Compruébelo con «secop-watcher service status».",
+        "Service installed and running: {path}\nIt starts by itself every time you log in. "
+        'Check it with "secop-watcher service status".',
+    ),
+    "service.installed_inactive": (
+        "Archivo del servicio escrito en {path}, pero no se pudo activar: {reason}.\n"
+        "Actívelo desde su sesión de usuario con:\n  {command}",
+        "Service file written to {path}, but it could not be activated: {reason}.\n"
+        "Activate it from your user session with:\n  {command}",
+    ),
+    "service.installed_enabled": (
+        "Archivo del servicio escrito en {path} y activado para su próximo inicio de sesión, "
+        "pero no se pudo iniciar ahora: {reason}.\nPara iniciarlo ya, desde su sesión de "
+        "usuario ejecute:\n  {command}",
+        "Service file written to {path} and enabled for your next login, but it could not be "
+        "started now: {reason}.\nTo start it right away, run from your user session:\n"
+        "  {command}",
+    ),
+    "service.uninstalled": (
+        "Servicio detenido y desinstalado; se borró {path}.",
+        "Service stopped and uninstalled; {path} was removed.",
+    ),
+    "service.uninstalled_note": (
+        "Se borró {path}, pero no se pudo detener el servicio: {reason}.\n"
+        "Si sigue en marcha, deténgalo con:\n  {command}",
+        "{path} was removed, but the service could not be stopped: {reason}.\n"
+        "If it is still running, stop it with:\n  {command}",
+    ),
+    "service.not_installed": (
+        "El servicio no estaba instalado ({path} no existe). Nada que hacer.",
+        "The service was not installed ({path} does not exist). Nothing to do.",
+    ),
+    "service.no_program": (
+        "no se encontró el programa «{program}»",
+        'program "{program}" not found',
+    ),
+    "service.failed": ("«{command}» falló: {detail}", '"{command}" failed: {detail}'),
+    "service.timeout": (
+        "«{command}» no respondió en {seconds} s",
+        '"{command}" did not answer within {seconds} s',
+    ),
+    "service.status.installed": ("Servicio: instalado ({path})", "Service: installed ({path})"),
+    "service.status.not_installed": (
+        "Servicio: no instalado (iría en {path}). Instálelo con «secop-watcher service install».",
+        'Service: not installed (it would go to {path}). Install it with "secop-watcher '
+        'service install".',
+    ),
+    "service.status.active": ("Estado: en ejecución", "State: running"),
+    "service.status.inactive": ("Estado: detenido", "State: not running"),
+    "service.status.unknown": (
+        "Estado: desconocido ({manager} no se puede usar aquí)",
+        "State: unknown ({manager} cannot be used here)",
+    ),
+    "service.status.last_success": (
+        "Última revisión correcta: {when} ({age})",
+        "Last successful check: {when} ({age})",
+    ),
+    "service.status.never": (
+        "Última revisión correcta: ninguna todavía",
+        "Last successful check: none yet",
+    ),
+    "service.status.last_error": (
+        "Último error: {when} ({age}): {message}",
+        "Last error: {when} ({age}): {message}",
+    ),
+    "service.status.no_error": ("Último error: ninguno", "Last error: none"),
+    "error.service_no_config": (
+        "Todavía no hay configuración ({path} no existe), así que el servicio no tendría qué "
+        "vigilar. Ejecute primero «secop-watcher setup», o indique el archivo con --config.",
+        "There is no configuration yet ({path} does not exist), so the service would have "
+        'nothing to watch. Run "secop-watcher setup" first, or name the file with --config.',
+    ),
+    "error.service_platform": (
+        "secop-watcher no sabe instalar un servicio en este sistema ({platform}). Ejecute "
+        "«secop-watcher run» con el programador de tareas de su sistema.",
+        "secop-watcher cannot install a service on this system ({platform}). Run "
+        '"secop-watcher run" from your system\'s own scheduler.',
+    ),
+    "error.service_value": (
+        "La ruta «{value}» contiene un carácter de control que el archivo del servicio no "
+        "puede guardar. Use una ruta sin él.",
+        'The path "{value}" contains a control character the service file cannot hold. Use '
+        "a path without it.",
+    ),
 }
 
 
@@ -345,3 +492,19 @@ def t(key: str, lang: str, **params: Any) -> str:
 
 def has(key: str) -> bool:
     return key in MESSAGES
+
+
+def error_text(e: UserError, lang: str) -> str:
+    params = dict(e.params)
+    if isinstance(e, ConfigError):
+        params["problems"] = "\n".join(_problem_line(p, lang) for p in e.problems)
+    return t(e.key, lang, **params) if has(e.key) else e.key
+
+
+def _problem_line(problem: tuple[str, str, dict[str, object]], lang: str) -> str:
+    where, key, params = problem
+    text = t(key, lang, **params)
+    suggestion = params.get("suggestion")
+    if suggestion:
+        text += " (" + t("config.suggestion", lang, suggestion=suggestion) + ")"
+    return f"  - {where}: {text}" if where else f"  - {text}"

@@ -16,6 +16,7 @@ import imaplib
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,6 +108,7 @@ class ImapSession:
     def __init__(self, client: IMAPClient, imap: ImapConfig) -> None:
         self.client = client
         self.config = imap
+        self._interrupted = False
 
     @classmethod
     def open(cls, imap: ImapConfig, password: str) -> ImapSession:
@@ -144,15 +146,57 @@ class ImapSession:
             info: dict[bytes, Any] = self.client.select_folder(folder, readonly=True)
         return info
 
-    def search_sender(self, sender: str, since: date) -> list[int]:
+    def search_sender(self, sender: str, since: date, min_uid: int | None = None) -> list[int]:
         """UIDs of mail since ``since`` from ``sender`` or anything claiming "secop".
 
         The broad ``FROM secop`` term also catches look-alike senders so they
-        can be reported as suspicious instead of silently ignored.
+        can be reported as suspicious instead of silently ignored. ``min_uid``
+        limits the search to new mail (``UID n:*``, which servers may answer
+        with the last UID even when it is lower: filtered here).
         """
-        criteria = ["SINCE", since, "OR", "FROM", sender, "FROM", "secop"]
+        criteria: list[Any] = ["SINCE", since, "OR", "FROM", sender, "FROM", "secop"]
+        if min_uid is not None:
+            criteria = ["UID", f"{min_uid}:*", *criteria]
         with translate_errors(self.config):
-            return sorted(int(u) for u in self.client.search(criteria))
+            uids = sorted(int(u) for u in self.client.search(criteria))
+        return [u for u in uids if min_uid is None or u >= min_uid]
+
+    def supports_idle(self) -> bool:
+        return "IDLE" in self.capabilities()
+
+    def idle_wait(self, timeout: float) -> bool:
+        """IDLE for up to ``timeout`` s; True when the folder changed.
+
+        Raises :class:`ConnectionFailed` when the server said BYE or the
+        connection died (imapclient's ``idle_check`` returns an empty list on
+        EOF, so an early empty return is followed by a NOOP health check).
+        """
+        started = time.monotonic()
+        with translate_errors(self.config):
+            self.client.idle()
+            try:
+                responses = self.client.idle_check(timeout=timeout)
+            finally:
+                if not self._interrupted:
+                    self.client.idle_done()
+            if any(r[:1] == (b"BYE",) for r in responses if isinstance(r, tuple)):
+                raise imaplib.IMAP4.abort("server said BYE")
+            early = time.monotonic() - started < timeout * 0.9
+            if not responses and early:
+                self.client.noop()  # raises on a dead connection
+        return any(_is_change(r) for r in responses)
+
+    def noop(self) -> None:
+        with translate_errors(self.config):
+            self.client.noop()
+
+    def interrupt(self) -> None:
+        """From another thread: end a blocking IDLE now (shutdown, resume, reconnect)."""
+        self._interrupted = True
+        try:
+            self.client.socket().shutdown(socket.SHUT_RDWR)
+        except OSError:
+            log.debug("socket already closed")
 
     def fetch(self, uids: Sequence[int]) -> list[RawMessage]:
         """Whole messages (capped at ``MAX_MESSAGE_BYTES``) with BODY.PEEK: never sets \\Seen."""
@@ -162,6 +206,13 @@ class ImapSession:
         with translate_errors(self.config):
             response = self.client.fetch(list(uids), ["INTERNALDATE", "RFC822.SIZE", body])
         return [_raw_message(uid, item) for uid, item in sorted(response.items())]
+
+
+def _is_change(response: object) -> bool:
+    """EXISTS (new mail) or RECENT in an IDLE response."""
+    return (
+        isinstance(response, tuple) and len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
+    )
 
 
 def _raw_message(uid: int, item: dict[bytes, Any]) -> RawMessage:
@@ -177,11 +228,26 @@ def _raw_message(uid: int, item: dict[bytes, Any]) -> RawMessage:
     )
 
 
+def _keepalive(client: IMAPClient) -> IMAPClient:
+    """TCP keepalive, so a connection silently dropped by a NAT box is noticed."""
+    try:
+        client.socket().setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    except OSError:
+        log.debug("keepalive not available")
+    return client
+
+
 def _connect(imap: ImapConfig) -> IMAPClient:
     context = ssl_context(imap)
     if imap.security == "ssl":
-        return IMAPClient(
-            imap.host, port=imap.port, ssl=True, ssl_context=context, timeout=imap.timeout_seconds
+        return _keepalive(
+            IMAPClient(
+                imap.host,
+                port=imap.port,
+                ssl=True,
+                ssl_context=context,
+                timeout=imap.timeout_seconds,
+            )
         )
     client = IMAPClient(imap.host, port=imap.port, ssl=False, timeout=imap.timeout_seconds)
     try:
@@ -191,7 +257,7 @@ def _connect(imap: ImapConfig) -> IMAPClient:
     except BaseException:
         _close_quietly(client)
         raise
-    return client
+    return _keepalive(client)
 
 
 def _close_quietly(client: IMAPClient) -> None:

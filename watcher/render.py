@@ -10,9 +10,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import singledispatch
 from typing import Any
 from urllib.parse import urlsplit
 
+from watcher.config import DEFAULT_SENDER, Config, WatchConfig
 from watcher.i18n import t
 from watcher.model import Kind, Link, Report, Suspicious, Verdict
 
@@ -21,6 +23,31 @@ from watcher.model import Kind, Link, Report, Suspicious, Verdict
 class ParsedFile:
     file: str
     verdict: Verdict
+
+
+@dataclass(frozen=True)
+class ParsedFiles:
+    items: list[ParsedFile]
+
+
+@singledispatch
+def render(data: object, *, as_json: bool, lang: str, config: Config | None) -> str:
+    """Render a command's result; each result type registers its own renderer."""
+    raise TypeError(f"no renderer for {type(data).__name__}")
+
+
+@render.register
+def _(data: Report, *, as_json: bool, lang: str, config: Config | None) -> str:
+    if as_json:
+        return report_json(data)
+    watch = config.watch if config else WatchConfig()
+    return report_text(data, lang, sender=watch.sender, max_age_hours=watch.max_link_age_hours)
+
+
+@render.register
+def _(data: ParsedFiles, *, as_json: bool, lang: str, config: Config | None) -> str:
+    sender = config.watch.sender if config else DEFAULT_SENDER
+    return parsed_json(data.items) if as_json else parsed_text(data.items, lang, sender=sender)
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -126,20 +153,7 @@ def report_text(report: Report, lang: str, *, sender: str, max_age_hours: float)
     now = report.checked_at
     lines: list[str] = []
     for link in report.current:
-        user = link.username or t("user.unknown", lang)
-        lines += [
-            t("current.title", lang, user=user),
-            f"  {link.url}",
-            "  "
-            + t(
-                "current.meta",
-                lang,
-                when=local(link.received),
-                age=age(link.received, now, lang),
-                folder=link.folder,
-            ),
-            "",
-        ]
+        lines += [*link_lines(link, now, lang), ""]
     if report.current:
         lines += [t("current.warn_once", lang)]
     else:
@@ -158,13 +172,13 @@ def report_text(report: Report, lang: str, *, sender: str, max_age_hours: float)
         )
     if report.superseded:
         lines.append(t("superseded.line", lang, count=len(report.superseded)))
-    lines += [_suspicious_text(s, lang, sender) for s in report.suspicious]
+    lines += [suspicious_line(s, lang, sender) for s in report.suspicious]
     lines += [t(f"notice.{w.code}", lang, detail=w.detail) for w in report.warnings]
     lines.append(t("checked.folders", lang, folders=", ".join(report.folders) or "-"))
     return "\n".join(lines)
 
 
-def _suspicious_text(s: Suspicious, lang: str, sender: str) -> str:
+def suspicious_line(s: Suspicious, lang: str, sender: str) -> str:
     return t(
         "suspicious.line",
         lang,
@@ -173,6 +187,34 @@ def _suspicious_text(s: Suspicious, lang: str, sender: str) -> str:
         sender=s.sender or t("sender.unknown", lang),
         reasons=reasons_text(s.reasons, lang, sender),
     )
+
+
+def link_lines(link: Link, now: datetime, lang: str) -> list[str]:
+    user = link.username or t("user.unknown", lang)
+    meta = t(
+        "current.meta",
+        lang,
+        when=local(link.received),
+        age=age(link.received, now, lang),
+        folder=link.folder,
+    )
+    return [t("current.title", lang, user=user), f"  {link.url}", f"  {meta}"]
+
+
+def wait_text(link: Link | None, notes: Sequence[str], lang: str) -> str:
+    if link is None:
+        return ""
+    lines = link_lines(link, datetime.now(link.received.tzinfo), lang)
+    return "\n".join([*lines, *notes])
+
+
+def wait_json(link: Link | None, folders: Sequence[str], waited: float) -> str:
+    data = {
+        "link": link_json(link) if link else None,
+        "folders": list(folders),
+        "waited_seconds": round(waited, 1),
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def parsed_text(items: Sequence[ParsedFile], lang: str, *, sender: str) -> str:
@@ -196,3 +238,84 @@ def parsed_text(items: Sequence[ParsedFile], lang: str, *, sender: str) -> str:
         else:
             lines.append(t("parse.other", lang, file=p.file))
     return "\n".join(lines)
+
+
+# --- service status ----------------------------------------------------------
+
+from watcher.servicefiles import ServiceChange, ServiceStatus  # noqa: E402
+
+SERVICE_MANAGERS = {"linux": "systemctl --user", "darwin": "launchctl", "win32": "Task Scheduler"}
+
+
+@render.register
+def _(data: ServiceStatus, *, as_json: bool, lang: str, config: Config | None) -> str:
+    return service_status_json(data) if as_json else service_status_text(data, lang)
+
+
+@render.register
+def _(data: ServiceChange, *, as_json: bool, lang: str, config: Config | None) -> str:
+    return service_change_text(data, lang)
+
+
+def service_change_text(change: ServiceChange, lang: str) -> str:
+    reason = ""
+    if change.reason:
+        key, params = change.reason
+        reason = t(key, lang, **params)
+    return t(
+        f"service.{change.action}", lang, path=change.path, reason=reason, command=change.command
+    )
+
+
+def service_status_text(status: ServiceStatus, lang: str) -> str:
+    now = status.checked_at
+    lines = [
+        t("service.status.installed", lang, path=status.path)
+        if status.installed
+        else t("service.status.not_installed", lang, path=status.path)
+    ]
+    if status.running == "unknown":
+        manager = SERVICE_MANAGERS.get(status.platform, status.platform)
+        lines.append(t("service.status.unknown", lang, manager=manager))
+    else:
+        line = t(f"service.status.{status.running}", lang)
+        if status.manager_state and status.manager_state not in ("active", "inactive"):
+            line += f" ({status.manager_state})"
+        lines.append(line)
+    if status.last_success:
+        when, ago = local(status.last_success), age(status.last_success, now, lang)
+        lines.append(t("service.status.last_success", lang, when=when, age=ago))
+    else:
+        lines.append(t("service.status.never", lang))
+    if status.last_error or status.last_error_at:
+        at = status.last_error_at
+        lines.append(
+            t(
+                "service.status.last_error",
+                lang,
+                when=local(at),
+                age=age(at, now, lang) if at else "?",
+                message=status.last_error or "?",
+            )
+        )
+    else:
+        lines.append(t("service.status.no_error", lang))
+    return "\n".join(lines)
+
+
+def service_status_json(status: ServiceStatus) -> str:
+    data = {
+        "platform": status.platform,
+        "installed": status.installed,
+        "path": status.path,
+        "running": status.running,
+        "manager_state": status.manager_state,
+        "last_success": iso(status.last_success),
+        "last_error": (
+            {"at": iso(status.last_error_at), "message": status.last_error}
+            if status.last_error or status.last_error_at
+            else None
+        ),
+        "checked_at": iso(status.checked_at),
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2)

@@ -12,7 +12,7 @@ from watcher.errors import InputError
 from watcher.exitcodes import ExitCode
 from watcher.model import Kind
 from watcher.parsing import parse_message
-from watcher.render import ParsedFile
+from watcher.render import ParsedFile, ParsedFiles
 
 HELP = "analiza correos guardados (.eml) / parse saved .eml files"
 
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> Outcome:
     sender = config.watch.sender if config else DEFAULT_SENDER
     results = [ParsedFile(f, parse_message(_read(f), sender=sender)) for f in args.files]
     found = any(r.verdict.kind is Kind.RESET for r in results)
-    return Outcome(results, ExitCode.FOUND if found else ExitCode.NOT_FOUND, config)
+    return Outcome(ParsedFiles(results), ExitCode.FOUND if found else ExitCode.NOT_FOUND, config)
 
 
 def _read(name: str) -> bytes:

@@ -1,0 +1,117 @@
+"""``secop-watcher wait`` against a real Dovecot: IDLE, poll fallback, timeout, --since."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests import mailfactory as mf
+from tests.cliutil import Background, run, write_config
+from tests.servers.dovecot import Dovecot
+
+
+def start_wait(cfg: Path, server: Dovecot, *extra: str) -> Background:
+    return Background(
+        "--config",
+        str(cfg),
+        "-v",
+        "wait",
+        "--json",
+        *extra,
+        env={"SECOP_WATCHER_PASSWORD": server.password("jperez")},
+    )
+
+
+def test_returns_the_link_that_arrives_after_it_started(dovecot: Dovecot, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    old = mf.reset_mail("jperez", mf.reset_url("old"), date=now - timedelta(minutes=2))
+    dovecot.append("jperez", "Spam", old, date=now - timedelta(minutes=2))
+    cfg = write_config(tmp_path / "c.toml", dovecot)
+    waiter = start_wait(cfg, dovecot, "--timeout", "1")
+    waiter.wait_for("Esperando el correo de SECOP II en INBOX, Spam")
+    waiter.wait_for("IDLE connection ready", count=2)
+    time.sleep(0.5)
+    assert waiter.proc.poll() is None  # the old link is ignored: still waiting
+    appended = time.monotonic()
+    new = mf.reset_mail("jperez", mf.reset_url("new"), date=datetime.now(UTC))
+    dovecot.append("jperez", "Spam", new, date=datetime.now(UTC))
+    code, out = waiter.communicate(timeout=30)
+    latency = time.monotonic() - appended
+    assert code == 0, "\n".join(waiter.lines)
+    data = json.loads(out)
+    assert data["link"]["url"] == mf.reset_url("new")
+    assert data["link"]["folder"] == "Spam"
+    assert data["folders"] == ["INBOX", "Spam"]
+    assert latency < 2, latency  # IDLE push, not the 30 s safety poll
+    print(f"wait: arrival-to-exit {latency * 1000:.0f} ms (IDLE)")
+
+
+def test_poll_fallback_when_server_has_no_idle(dovecot_factory: object, tmp_path: Path) -> None:
+    server: Dovecot = dovecot_factory(idle=False)  # type: ignore[operator]
+    cfg = write_config(tmp_path / "c.toml", server)
+    waiter = start_wait(cfg, server, "--timeout", "1")
+    waiter.wait_for("el servidor no ofrece IDLE: se revisa cada 5 s")
+    server.append(
+        "jperez", "INBOX", mf.reset_mail("mgomez", mf.reset_url("p"), date=datetime.now(UTC))
+    )
+    code, out = waiter.communicate(timeout=30)
+    assert code == 0, "\n".join(waiter.lines)
+    assert json.loads(out)["link"]["username"] == "mgomez"
+    assert not any("IDLE connection ready" in line for line in waiter.lines)
+
+
+def test_times_out_with_exit_1(dovecot: Dovecot, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", dovecot)
+    started = time.monotonic()
+    done = run(
+        "--config",
+        str(cfg),
+        "wait",
+        "--timeout",
+        "0.05",
+        env={"SECOP_WATCHER_PASSWORD": dovecot.password("jperez")},
+    )
+    assert done.returncode == 1
+    assert "No llegó ningún enlace nuevo de SECOP II en 0.05 min" in done.stderr
+    assert time.monotonic() - started < 20
+
+
+def test_since_accepts_a_link_that_came_before_the_command(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    recent = mf.reset_mail("jperez", mf.reset_url("recent"), date=now - timedelta(minutes=3))
+    dovecot.append("jperez", "INBOX", recent, date=now - timedelta(minutes=3))
+    stale = mf.reset_mail("jperez", mf.reset_url("stale"), date=now - timedelta(minutes=30))
+    dovecot.append("jperez", "INBOX", stale, date=now - timedelta(minutes=30))
+    since = (now - timedelta(minutes=10)).isoformat()
+    cfg = write_config(tmp_path / "c.toml", dovecot)
+    done = run(
+        "--config",
+        str(cfg),
+        "wait",
+        "--since",
+        since,
+        "--timeout",
+        "0.2",
+        env={"SECOP_WATCHER_PASSWORD": dovecot.password("jperez")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"  {mf.reset_url('recent')}\n" in done.stdout
+    assert mf.reset_url("stale") not in done.stdout
+
+
+def test_bad_since_is_a_usage_error(dovecot: Dovecot, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", dovecot)
+    done = run(
+        "--config",
+        str(cfg),
+        "wait",
+        "--since",
+        "ayer",
+        env={"SECOP_WATCHER_PASSWORD": dovecot.password("jperez")},
+    )
+    assert done.returncode == 2
+    assert "--since debe ser una hora" in done.stderr

@@ -1,0 +1,333 @@
+"""The background service behind ``secop-watcher run``.
+
+Pieces, each small:
+
+- :class:`Announcer` decides, from what a check found and what the state
+  remembers, which links to notify (each exactly once, across restarts) and
+  which older notification to withdraw. Pure apart from the notifier it calls.
+- :class:`Service` wires it up: one checker thread that runs checks one at a
+  time when asked; an APScheduler job that asks every ``poll_seconds`` (the
+  safety net, also used to notice a resume from suspend and a changed
+  password); and one :class:`~watcher.idle.FolderIdler` per folder that asks
+  the moment the server pushes new mail.
+
+An authentication failure is reported once (log, notification, state) and
+the service then waits for the configuration or the password to change,
+instead of hammering the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from watcher import i18n
+from watcher.check import scan_new
+from watcher.choosing import choose
+from watcher.config import Config
+from watcher.errors import AuthError, CredentialsError, UserError
+from watcher.i18n import error_text
+from watcher.idle import FolderIdler
+from watcher.imap import Folder, ImapSession, choose_folders
+from watcher.model import Found, Link, Report, Suspicious
+from watcher.notify import Notifier
+from watcher.state import Announced, Cursor, State, StateStore, link_key
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+RESUME_GAP = 30.0  # wall clock ran this much faster than the monotonic clock: we slept
+
+
+@dataclass
+class Announcer:
+    """Turns what a check found into notifications, exactly once per link."""
+
+    notifier: Notifier
+    lang: str
+    max_age: timedelta
+    handles: dict[str, str] = field(default_factory=dict)  # user → on-screen notification
+
+    def apply(self, report: Report, state: State, now: datetime) -> list[Link]:
+        announced = [self._announce(link, state, now) for link in report.current]
+        for s in report.suspicious:
+            self._warn(s, state, now)
+        return [link for link in announced if link is not None]
+
+    def _announce(self, link: Link, state: State, now: datetime) -> Link | None:
+        key = link_key(link.url)
+        user = (link.username or "").casefold()
+        if key in state.announced or self._newer_known(user, link, state):
+            return None
+        old = self.handles.pop(user, None)
+        if old is not None:
+            self.notifier.withdraw(old)  # the older link is dead: never leave it on screen
+        handle = self.notifier.announce(
+            link, lang=self.lang, expires_at=link.received + self.max_age
+        )
+        if handle is not None:
+            self.handles[user] = handle
+        state.announced[key] = _record(
+            link.username, link.received, link.folder, link.message_id, now
+        )
+        log.info("announced a new link for %s (%s)", link.username, link.folder)
+        return link
+
+    @staticmethod
+    def _newer_known(user: str, link: Link, state: State) -> bool:
+        """A rescan may find a link older than one already announced for that user."""
+        stamp = link.received.isoformat(timespec="seconds")
+        return any(
+            (a.username or "").casefold() == user and a.received > stamp
+            for key, a in state.announced.items()
+            if not key.startswith("suspicious:")
+        )
+
+    def _warn(self, s: Suspicious, state: State, now: datetime) -> None:
+        ident = s.message_id or f"{s.folder}|{s.received}|{s.sender}"
+        key = "suspicious:" + hashlib.sha256(ident.encode()).hexdigest()[:32]
+        if key in state.announced:
+            return
+        self.notifier.warn(s, lang=self.lang)
+        state.announced[key] = _record(None, s.received or now, s.folder, s.message_id, now)
+        log.warning("suspicious mail in %s from %s: %s", s.folder, s.sender, ", ".join(s.reasons))
+
+
+def _record(
+    user: str | None, received: datetime, folder: str, mid: str | None, now: datetime
+) -> Announced:
+    return Announced(
+        username=user,
+        received=received.astimezone(UTC).isoformat(timespec="seconds"),
+        folder=folder,
+        message_id=mid,
+        announced_at=now.isoformat(timespec="seconds"),
+    )
+
+
+class Service:
+    """``secop-watcher run``: checks on push and on a timer until ``stop()``."""
+
+    def __init__(
+        self,
+        config: Config,
+        open_session: Callable[[], ImapSession],
+        notifier: Notifier,
+        *,
+        lang: str,
+        store: StateStore | None = None,
+        clock: Clock = lambda: datetime.now(UTC),
+        use_idle: bool = True,
+        reload_config: Callable[[], Config] | None = None,
+        password_fingerprint: Callable[[], str] | None = None,
+    ) -> None:
+        self.config = config
+        self._open = open_session
+        self.notifier = notifier
+        self.lang = lang
+        self.store = store or StateStore()
+        self.clock = clock
+        self.use_idle = use_idle
+        self._reload = reload_config
+        self._fingerprint = password_fingerprint
+        self.announcer = Announcer(notifier, lang, timedelta(hours=config.watch.max_link_age_hours))
+        self._wanted = threading.Event()
+        self._stopping = threading.Event()
+        self._paused_on: str | None = None  # fingerprint of the credentials that failed
+        self._idlers: dict[str, FolderIdler] = {}
+        self._folders: list[Folder] = []
+        self._last_tick = (time.time(), time.monotonic())
+        self._error_logged: str | None = None
+        self.checks = 0  # completed checks, for tests and status
+        self._checker = threading.Thread(target=self._check_loop, name="checker", daemon=True)
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set (SIGTERM, Ctrl-C)."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(timezone=UTC)
+        scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=self.config.watch.poll_seconds,
+            id="poll",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        self._checker.start()
+        self.request_check()
+        scheduler.start()
+        try:
+            stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            self.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wanted.set()
+        for idler in self._idlers.values():
+            idler.stop()
+        self._checker.join(timeout=10)
+        for idler in self._idlers.values():
+            idler.join(timeout=5)
+        self.notifier.close()
+
+    def request_check(self, reason: str = "") -> None:
+        if reason:
+            log.debug("check requested: %s", reason)
+        self._wanted.set()
+
+    # --- the poll job -----------------------------------------------------------
+
+    def _tick(self) -> None:
+        wall, mono = time.time(), time.monotonic()
+        last_wall, last_mono = self._last_tick
+        self._last_tick = (wall, mono)
+        if (wall - last_wall) - (mono - last_mono) > RESUME_GAP:
+            log.info("the clock jumped (resume from suspend?): reconnecting")
+            for idler in self._idlers.values():
+                idler.reconnect()
+        if self._paused_on is not None:
+            self._maybe_resume()
+            return
+        self.request_check("poll")
+
+    # --- checks -----------------------------------------------------------------
+
+    def _check_loop(self) -> None:
+        while True:
+            self._wanted.wait()
+            if self._stopping.is_set():
+                return
+            self._wanted.clear()
+            if self._paused_on is None:
+                self.check_once()
+
+    def check_once(self) -> list[Link]:
+        """One incremental check; announces what is new. Never raises a UserError."""
+        now = self.clock()
+        try:
+            found, cursors = self._scan(now)
+        except (AuthError, CredentialsError) as e:
+            self._pause(e, now)
+            return []
+        except UserError as e:
+            self._record_error(e, now)
+            return []
+        report = choose(found, now=now, max_age=self.announcer.max_age)
+        with self.store.update() as state:
+            state.folders.update(cursors)
+            new = self.announcer.apply(report, state, now)
+            state.record_success(now)
+        if self._error_logged:
+            log.warning("connection is back; checking normally again")
+            self._error_logged = None
+        self.checks += 1
+        self._ensure_idlers()
+        return new
+
+    def _scan(self, now: datetime) -> tuple[list[Found], dict[str, Cursor]]:
+        state = self.store.read()
+        found: list[Found] = []
+        cursors: dict[str, Cursor] = {}
+        with self._open() as session:
+            self._folders = choose_folders(session.listing(), self.config.imap.folders)
+            idle_ok = self.use_idle and session.supports_idle()
+            for folder in self._folders:
+                new, cursor, _notices = scan_new(
+                    session, folder, state.folders.get(folder.name), self.config, now
+                )
+                found += new
+                cursors[folder.name] = cursor
+        self._idle_supported = idle_ok
+        return found, cursors
+
+    def _record_error(self, e: UserError, now: datetime) -> None:
+        message = error_text(e, "en")
+        if self._error_logged != e.key:
+            log.warning("check failed: %s", message)
+            self._error_logged = e.key
+        with self.store.update() as state:
+            state.record_error(now, e.key, message)
+
+    # --- authentication failures ------------------------------------------------
+
+    def _pause(self, e: UserError, now: datetime) -> None:
+        if self._paused_on is not None:
+            return
+        self._paused_on = self._credentials_fingerprint()
+        message = error_text(e, self.lang)
+        log.error("%s", error_text(e, "en"))
+        log.error("not retrying until the configuration or the password changes")
+        self.notifier.problem(i18n.t("service.auth_title", self.lang), message)
+        with self.store.update() as state:
+            state.record_error(now, e.key, error_text(e, "en"))
+
+    def on_idle_auth_error(self, e: UserError) -> None:
+        self._pause(e, self.clock())
+
+    def _credentials_fingerprint(self) -> str:
+        parts = []
+        if self.config.path is not None:
+            try:
+                parts.append(str(Path(self.config.path).stat().st_mtime_ns))
+            except OSError:
+                parts.append("-")
+        if self._fingerprint is not None:
+            try:
+                parts.append(self._fingerprint())
+            except UserError:
+                parts.append("-")
+        return "|".join(parts)
+
+    def _maybe_resume(self) -> None:
+        if self._credentials_fingerprint() == self._paused_on:
+            return
+        log.info("configuration or password changed: trying again")
+        if self._reload is not None:
+            try:
+                self.config = self._reload()
+            except UserError as e:
+                log.error("the new configuration is not usable: %s", e.key)
+                return
+        self._paused_on = None
+        for idler in self._idlers.values():
+            idler.stop()
+        self._idlers.clear()
+        self.request_check("credentials changed")
+
+    # --- IDLE -------------------------------------------------------------------
+
+    _idle_supported = False
+
+    def _ensure_idlers(self) -> None:
+        if not self._idle_supported or self._stopping.is_set():
+            return
+        for folder in self._folders:
+            idler = self._idlers.get(folder.name)
+            if idler is None or not idler.is_alive():
+                idler = FolderIdler(folder.name, self._open, self._on_push, self.on_idle_auth_error)
+                self._idlers[folder.name] = idler
+                idler.start()
+
+    def _on_push(self, folder: str) -> None:
+        self.request_check(f"push from {folder}")
+
+
+def password_fingerprint(get: Callable[[], str]) -> Callable[[], str]:
+    """A hash of the current password, to notice that the user fixed it (never stored)."""
+
+    def fingerprint() -> str:
+        return hashlib.sha256(get().encode("utf-8")).hexdigest()
+
+    return fingerprint
