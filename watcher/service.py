@@ -233,6 +233,7 @@ class Service:
             log.warning("connection is back; checking normally again")
             self._error_logged = None
         self.checks += 1
+        log.info("check %d done: %d new link(s)", self.checks, len(new))
         self._ensure_idlers()
         return new
 
