@@ -27,6 +27,7 @@ declare -A PACKAGES=(
     [notify-send]=libnotify-bin
     [openssl]=openssl
     [xclip]=xclip
+    [systemd-analyze]=systemd
     [python3]=python3
 )
 missing=()

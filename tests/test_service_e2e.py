@@ -224,3 +224,50 @@ def test_sigterm_stops_quickly(dovecot: Dovecot, notification_server: Any, tmp_p
     t0 = time.monotonic()
     assert svc.stop() == 0
     assert time.monotonic() - t0 < 10
+
+
+def test_forged_mail_gets_a_warning_without_link_or_buttons(
+    dovecot: Dovecot, notification_server: Any, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path / "c.toml", dovecot, watch="poll_seconds = 3600")
+    svc = start_service(cfg, notification_server, dovecot.password("jperez"))
+    svc.wait_for("IDLE connection ready", count=2)
+    forged = mf.reset_mail(
+        "jperez",
+        "https://secop-gov-actualizacion.org/reset?t=phish",
+        date=datetime.now(UTC),
+        sender='"registro@secop.gov.co" <notificaciones@secop-gov-actualizacion.org>',
+    )
+    dovecot.append("jperez", "Spam", forged)
+    warning = notification_server.wait_for_notifications(1)[0]
+    assert warning.actions == []
+    assert warning.urgency == 2  # critical
+    assert "secop-gov-actualizacion.org/reset" not in warning.summary + warning.body
+    assert "el remitente no es registro@secop.gov.co" in warning.body
+    time.sleep(1)
+    assert len(notification_server.notifications()) == 1
+    assert svc.stop() == 0
+
+
+def test_without_a_notification_server_the_service_logs_and_goes_on(
+    dovecot: Dovecot, tmp_path: Path, isolated_env: Path
+) -> None:
+    cfg = write_config(tmp_path / "c.toml", dovecot, watch="poll_seconds = 3600")
+    env = {
+        "SECOP_WATCHER_PASSWORD": dovecot.password("jperez"),
+        "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus",
+        "DISPLAY": "",
+    }
+    svc = Background("--config", str(cfg), "-v", "run", env=env)
+    svc.wait_for("IDLE connection ready", count=2)
+    dovecot.append("jperez", "INBOX", reset("jperez", "x1"))
+    svc.wait_for("announced a new link for jperez")
+    dovecot.append("jperez", "INBOX", reset("mgomez", "x2"))
+    svc.wait_for("announced a new link for mgomez")
+    assert svc.proc.poll() is None
+    warnings = [line for line in svc.lines if "notification" in line.lower() and "WARNING" in line]
+    assert len(warnings) == 1, svc.lines
+    assert svc.stop() == 0
+    log_text = (isolated_env / "logs" / "secop-watcher.log").read_text()
+    assert "announced a new link for jperez" in log_text
+    assert "token=" not in log_text and "token=" not in "\n".join(svc.lines)

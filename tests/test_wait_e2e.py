@@ -115,3 +115,41 @@ def test_bad_since_is_a_usage_error(dovecot: Dovecot, tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--since debe ser una hora" in done.stderr
+
+
+def test_open_uses_the_browser_and_copy_the_clipboard(
+    dovecot: Dovecot, notification_server: object, tmp_path: Path
+) -> None:
+    from tests.notifyserver import clipboard_text
+
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > "{opened}"\n')
+    browser.chmod(0o755)
+    now = datetime.now(UTC)
+    dovecot.append(
+        "jperez", "INBOX", mf.reset_mail("jperez", mf.reset_url("o"), date=now), date=now
+    )
+    cfg = write_config(tmp_path / "c.toml", dovecot)
+    env = dict(notification_server.env)  # type: ignore[attr-defined]
+    env.update({"SECOP_WATCHER_PASSWORD": dovecot.password("jperez"), "BROWSER": str(browser)})
+    done = run(
+        "--config",
+        str(cfg),
+        "wait",
+        "--since",
+        (now - timedelta(minutes=1)).isoformat(),
+        "--open",
+        "--copy",
+        "--timeout",
+        "0.2",
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Abierto en su navegador." in done.stdout
+    assert "Copiado al portapapeles." in done.stdout
+    deadline = time.monotonic() + 5
+    while not opened.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert opened.read_text() == mf.reset_url("o")
+    assert clipboard_text(env) == mf.reset_url("o")

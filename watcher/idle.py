@@ -94,6 +94,13 @@ class FolderIdler(threading.Thread):
                 self._stop_event.wait(delay)
             first = False
 
+    def _retry_later(self, why: str) -> None:
+        if self._stop_event.is_set():
+            return
+        delay = self.backoff.next()
+        log.warning("%s: connection lost (%s); retrying in %.0f s", self.folder, why, delay)
+        self._stop_event.wait(delay)
+
     def _serve(self, *, announce_gap: bool) -> None:
         session = self._open()
         with self._lock:

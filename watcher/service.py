@@ -211,7 +211,14 @@ class Service:
                 return
             self._wanted.clear()
             if self._paused_on is None:
-                self.check_once()
+                self._guarded_check()
+
+    def _guarded_check(self) -> None:
+        """A bug in one check must not end the service: log it in full and go on."""
+        try:
+            self.check_once()
+        except Exception:  # the checker thread's last line of defence (logged in full)
+            log.exception("internal error during a check; the next check will try again")
 
     def check_once(self) -> list[Link]:
         """One incremental check; announces what is new. Never raises a UserError."""

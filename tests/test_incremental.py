@@ -1,0 +1,130 @@
+"""Incremental checks against a real Dovecot: only UIDs above the cursor are fetched,
+an unchanged folder costs no SEARCH and no FETCH, a UIDVALIDITY change rescans."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import mailfactory as mf
+from tests.cliutil import write_config
+from tests.servers.dovecot import Dovecot
+from tests.test_announcer import Recorder
+from watcher import config as config_mod
+from watcher.check import scan_new
+from watcher.config import Config
+from watcher.imap import Folder, ImapSession
+from watcher.service import Service
+from watcher.state import Cursor, StateStore
+
+
+class Spy:
+    """A real session whose sent commands are recorded (TLS hides them from a proxy)."""
+
+    def __init__(self, config: Config, password: str) -> None:
+        self.session = ImapSession.open(config.imap, password)
+        self.sent: list[bytes] = []
+        imap = self.session.client._imap
+        original = imap.send
+
+        def send(data: bytes) -> None:
+            self.sent.append(bytes(data))
+            original(data)
+
+        imap.send = send
+
+    def verbs(self) -> list[str]:
+        lines = b"".join(self.sent).split(b"\r\n")
+        words = [line.split(b" ") for line in lines if line.count(b" ") >= 1]
+        return [
+            (w[2] if w[1].upper() == b"UID" and len(w) > 2 else w[1]).decode().upper()
+            for w in words
+        ]
+
+
+@pytest.fixture
+def setup(dovecot: Dovecot, tmp_path: Path) -> Iterator[tuple[Dovecot, Config, Spy]]:
+    config = config_mod.load(write_config(tmp_path / "c.toml", dovecot))
+    spy = Spy(config, dovecot.password("jperez"))
+    yield dovecot, config, spy
+    spy.session.close()
+
+
+def put(server: Dovecot, user: str, token: str, folder: str = "INBOX") -> None:
+    now = datetime.now(UTC)
+    server.append("jperez", folder, mf.reset_mail(user, mf.reset_url(token), date=now), date=now)
+
+
+def test_only_new_uids_are_fetched(setup: tuple[Dovecot, Config, Spy]) -> None:
+    server, config, spy = setup
+    inbox = Folder("INBOX", False, "inbox")
+    now = datetime.now(UTC)
+    for i in range(3):
+        put(server, f"u{i}", f"t{i}")
+    found, cursor, _ = scan_new(spy.session, inbox, None, config, now)
+    assert len(found) == 3
+    assert cursor.highest_uid == 3
+
+    spy.sent.clear()
+    found, same, _ = scan_new(spy.session, inbox, cursor, config, now)
+    assert found == [] and same == cursor
+    assert spy.verbs() == ["EXAMINE"]  # nothing new: no SEARCH, no FETCH
+
+    put(server, "u9", "t9")
+    spy.sent.clear()
+    found, newer, _ = scan_new(spy.session, inbox, cursor, config, now)
+    assert [f.verdict.username for f in found] == ["u9"]
+    assert newer.highest_uid == 4
+    fetch = [line for line in b"".join(spy.sent).split(b"\r\n") if b"FETCH" in line]
+    assert len(fetch) == 1 and b" FETCH 4 " in fetch[0], fetch
+
+
+def test_uidvalidity_change_rescans(setup: tuple[Dovecot, Config, Spy]) -> None:
+    server, config, spy = setup
+    inbox = Folder("INBOX", False, "inbox")
+    put(server, "u1", "t1")
+    put(server, "u2", "t2")
+    stale = Cursor(uidvalidity=12345, highest_uid=99)  # from before the folder was rebuilt
+    found, cursor, _ = scan_new(spy.session, inbox, stale, config, datetime.now(UTC))
+    assert sorted(f.verdict.username or "" for f in found) == ["u1", "u2"]
+    assert cursor.uidvalidity != 12345 and cursor.highest_uid == 2
+
+
+def test_resume_from_suspend_reconnects_idle_and_checks(
+    dovecot: Dovecot, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    config = config_mod.load(write_config(tmp_path / "c.toml", dovecot))
+    password = dovecot.password("jperez")
+    service = Service(
+        config,
+        lambda: ImapSession.open(config.imap, password),
+        Recorder(),
+        lang="es",
+        store=StateStore(tmp_path / "state.json"),
+    )
+    service.check_once()
+    idlers: dict[str, Any] = service._idlers
+    assert set(idlers) == {"INBOX", "Spam"}
+    for idler in idlers.values():
+        assert idler.connected.wait(10)
+    ready = caplog.text.count("IDLE connection ready")
+    # The machine slept for two minutes: the wall clock moved, the monotonic one did not.
+    service._last_tick = (time.time() - 120, time.monotonic())
+    service._tick()
+    assert service._wanted.is_set()
+    deadline = time.monotonic() + 10
+    while caplog.text.count("IDLE connection ready") < ready + 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert caplog.text.count("IDLE connection ready") == ready + 2
+    assert "the clock jumped" in caplog.text
+    for idler in idlers.values():
+        idler.stop()
+        idler.join(5)
+    assert all(not i.is_alive() for i in idlers.values())
