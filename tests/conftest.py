@@ -194,3 +194,16 @@ def notification_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
         yield server
     finally:
         server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many hostile inputs and faults were tried, and how many crashed or leaked."""
+    from tests import tally
+
+    if not tally.COUNTS and not tally.MAXIMA:
+        return
+    terminalreporter.section("secop-watcher: hostile inputs, faults and secrets")
+    for name, count in sorted(tally.COUNTS.items()):
+        terminalreporter.write_line(f"{name}: {count}")
+    for name, value in sorted(tally.MAXIMA.items()):
+        terminalreporter.write_line(f"{name}: {value:.3f}")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import tally
 from tests.mailfactory import proofpoint_v3, reset_mail, reset_url, safelinks
 from watcher.links import check_link
 from watcher.model import Kind, Verdict
@@ -107,7 +109,11 @@ def assert_safe(verdict: Verdict) -> None:
 
 
 def check(raw: bytes) -> None:
-    assert_safe(parse_message(raw, sender=SENDER, internaldate=WHEN))
+    started = time.perf_counter()
+    verdict = parse_message(raw, sender=SENDER, internaldate=WHEN)
+    tally.record_max("slowest parse (s)", time.perf_counter() - started)
+    tally.record("fuzz: messages parsed")
+    assert_safe(verdict)
 
 
 @settings(max_examples=300, deadline=None)
@@ -128,6 +134,7 @@ def test_hostile_reset_links_never_pass(href: str, wrapper: str, html: bool) -> 
     wrapped = {"plain": href, "safelinks": safelinks(href), "proofpoint-v3": proofpoint_v3(href)}
     raw = reset_mail("jperez", wrapped[wrapper], date=WHEN, html=html, text=not html)
     verdict = parse_message(raw, sender=SENDER, internaldate=WHEN)
+    tally.record("fuzz: hostile links tried")
     assert_safe(verdict)
     assert verdict.kind is not Kind.OTHER
 
@@ -141,7 +148,7 @@ def test_seeds_are_genuine_resets() -> None:
 
 @pytest.mark.slow
 @SLOW
-@settings(max_examples=10_000, deadline=None)
+@settings(max_examples=10_000, deadline=timedelta(seconds=1))
 @given(st.binary(max_size=8192))
 def test_arbitrary_bytes_never_raise_slow(raw: bytes) -> None:
     check(raw)
@@ -149,7 +156,11 @@ def test_arbitrary_bytes_never_raise_slow(raw: bytes) -> None:
 
 @pytest.mark.slow
 @SLOW
-@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=10_000,
+    deadline=timedelta(seconds=1),
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(mutated())
 def test_mutated_reset_mails_never_raise_slow(raw: bytes) -> None:
     check(raw)

@@ -66,7 +66,7 @@ def run_password_command(command: str) -> str:
     return password
 
 
-def _keyring_usable() -> bool:
+def keyring_usable() -> bool:
     import keyring
     from keyring.backends import fail
 
@@ -81,7 +81,7 @@ def keyring_password(username: str) -> str:
     import keyring
     from keyring.errors import KeyringError
 
-    if not _keyring_usable():
+    if not keyring_usable():
         raise CredentialsError("error.no_keyring", username=username)
     try:
         password = keyring.get_password(SERVICE, username)
@@ -97,7 +97,7 @@ def store_password(username: str, password: str) -> None:
     import keyring
     from keyring.errors import KeyringError
 
-    if not _keyring_usable():
+    if not keyring_usable():
         raise CredentialsError("error.no_keyring", username=username)
     try:
         keyring.set_password(SERVICE, username, password)

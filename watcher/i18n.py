@@ -244,6 +244,47 @@ MESSAGES: dict[str, tuple[str, str]] = {
         '"secop-watcher parse" on the mail saved as .eml.',
     ),
     "error.interrupted": ("Interrumpido.", "Interrupted."),
+    # --- doctor ---------------------------------------------------------------
+    "doctor.check.config": ("Configuración", "Configuration"),
+    "doctor.check.keyring": ("Llavero (keyring)", "Keyring"),
+    "doctor.check.password": ("Contraseña", "Password"),
+    "doctor.check.dns": ("DNS", "DNS"),
+    "doctor.check.tcp": ("Conexión TCP", "TCP connection"),
+    "doctor.check.tls": ("TLS (certificado)", "TLS (certificate)"),
+    "doctor.check.login": ("Inicio de sesión IMAP", "IMAP login"),
+    "doctor.check.folders": ("Carpetas", "Folders"),
+    "doctor.check.idle": ("Avisos al instante (IMAP IDLE)", "Instant push (IMAP IDLE)"),
+    "doctor.check.notifications": ("Servidor de notificaciones", "Notification server"),
+    "doctor.check.service": ("Servicio de sesión", "Login service"),
+    "doctor.check.last_check": ("Última revisión del servicio", "Service's last check"),
+    "doctor.password_from": ("disponible (de {source})", "available (from {source})"),
+    "doctor.cert": (
+        "{security}; certificado de {subject}, emitido por {issuer}, vence el {expires}",
+        "{security}; certificate for {subject}, issued by {issuer}, expires {expires}",
+    ),
+    "doctor.spam": ("spam: {folder} (por {how})", "spam: {folder} (by {how})"),
+    "doctor.no_idle": (
+        "El servidor no ofrece IDLE: el servicio revisará cada poll_seconds.",
+        "The server does not offer IDLE: the service will check every poll_seconds.",
+    ),
+    "doctor.native": ("notificaciones nativas del sistema", "the system's native notifications"),
+    "doctor.no_notify": (
+        "No hay servidor de notificaciones en esta sesión (¿sin escritorio?). El servicio "
+        "seguirá funcionando y registrará los enlaces; use [notify] command si quiere otro aviso.",
+        "No notification server in this session (no desktop?). The service still works and "
+        "logs the links; use [notify] command for another kind of alert.",
+    ),
+    "doctor.service_missing": (
+        "No está instalado: ejecute «secop-watcher service install».",
+        'Not installed: run "secop-watcher service install".',
+    ),
+    "doctor.service_not_running": (
+        "Instalado pero detenido: «systemctl --user start secop-watcher» (Linux) o vuelva a "
+        "ejecutar «secop-watcher service install».",
+        'Installed but not running: "systemctl --user start secop-watcher" (Linux) or run '
+        '"secop-watcher service install" again.',
+    ),
+    "doctor.never": ("el servicio aún no ha revisado", "the service has not checked yet"),
     # --- run / wait --------------------------------------------------------
     "service.auth_title": (
         "secop-watcher: no puede entrar a su correo",

@@ -87,7 +87,9 @@ def _gather(
     host = args.host or (provider.host if provider else ask(i18n.t("setup.host", lang)).strip())
     if providers.is_microsoft_host(host):
         raise UnsupportedAccount("error.microsoft")
-    security = args.security or (provider.security if provider else _ask_security(lang, ask))
+    security = args.security or (
+        provider.security if provider else _ask_security(lang, ask, scripted=args.password_stdin)
+    )
     imap = ImapConfig(
         host=host,
         username=args.username or email,
@@ -115,7 +117,10 @@ def _provider(email: str, lang: str, ask: Ask) -> Provider | None:
     return provider
 
 
-def _ask_security(lang: str, ask: Ask) -> str:
+def _ask_security(lang: str, ask: Ask, *, scripted: bool) -> str:
+    """With --password-stdin, stdin carries the password: never ask, use "ssl"."""
+    if scripted:
+        return "ssl"
     return "starttls" if ask(i18n.t("setup.security", lang)).strip() == "2" else "ssl"
 
 
