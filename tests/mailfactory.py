@@ -19,6 +19,7 @@ __all__ = [
     "LOGIN_URL",
     "SECOP_SENDER",
     "notice_mail",
+    "prepend_headers",
     "proofpoint_v2",
     "proofpoint_v3",
     "recover_username_mail",
@@ -231,13 +232,15 @@ def reset_mail(
     html_body: str | None = None,
     text_body: str | None = None,
     inline_logo: bool = False,
+    auth_results: list[str] | None = None,
 ) -> bytes:
     """The password-reset mail.
 
     ``encoding`` encodes the bodies differently from the declared ``charset``
     (to build mislabelled mail); ``html_body``/``text_body`` replace the
     bodies; ``inline_logo`` makes the HTML a multipart/related with the logo
-    as an inline image.
+    as an inline image; ``auth_results`` are ``Authentication-Results`` values
+    put at the very top, in this order (as the receiving provider would).
     """
     if not (html or text):
         raise ValueError("a mail needs an HTML or a text body")
@@ -249,7 +252,20 @@ def reset_mail(
         page = html_body if html_body is not None else reset_html(username, url, cid=cid)
         bodies.append((page, "html"))
     root = _envelope(sender=sender, subject=subject, date=date, message_id=message_id, to=to)
-    return _build(root, bodies, cte=cte, charset=charset, encoding=encoding, cid=cid)
+    raw = _build(root, bodies, cte=cte, charset=charset, encoding=encoding, cid=cid)
+    return prepend_headers(raw, [("Authentication-Results", v) for v in auth_results or []])
+
+
+def prepend_headers(raw: bytes, headers: list[tuple[str, str]]) -> bytes:
+    """``raw`` with ``(name, value)`` headers put at the very top, in this order.
+
+    A value may be folded with ``\n`` + space; line ends become CRLF.
+    """
+    lines = b"".join(
+        f"{name}: {value}".replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8") + b"\r\n"
+        for name, value in headers
+    )
+    return lines + raw
 
 
 def recover_username_mail(

@@ -95,7 +95,7 @@ def test_newest_per_user_current_older_superseded_old_expired_spoof_suspicious(
     every_url = str(data["current"]) + str(data["expired"]) + str(data["superseded"])
     assert "secop-gov-actualizacion" not in every_url
     for link in data["current"]:
-        assert set(link) == {"username", "url", "received", "folder", "message_id"}
+        assert set(link) == {"username", "url", "received", "folder", "message_id", "verified"}
         assert datetime.fromisoformat(link["received"]).tzinfo is not None
 
 

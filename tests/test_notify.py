@@ -128,7 +128,7 @@ def test_announce_shows_one_spanish_notification_without_the_url(
     until = f"{end:%H:%M}" if same_day else f"{end:%H:%M} del {end:%d/%m/%Y}"
     assert seen.body == (
         "Llegó a las 14:05 del 25/11/2026 a la carpeta Spam. "
-        f"Úselo una sola vez; vence a las {until}."
+        f"Úselo una sola vez; vence a las {until}. Remitente sin verificar."
     )
     assert seen.action_labels == {"open": "Abrir enlace", "copy": "Copiar enlace"}
     assert seen.urgency == 1

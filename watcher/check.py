@@ -86,7 +86,12 @@ def fetch_and_parse(
     for raw in session.fetch(uids):
         if raw.truncated:
             notices.append(Notice("truncated", folder.name))
-        verdict = parse_message(raw.data, sender=config.watch.sender, internaldate=raw.internaldate)
+        verdict = parse_message(
+            raw.data,
+            sender=config.watch.sender,
+            internaldate=raw.internaldate,
+            trusted_authserv_ids=config.watch.trusted_authserv_ids,
+        )
         log.debug("%s uid %d: %s", folder.name, raw.uid, verdict.kind.value)
         found.append(Found(verdict, folder.name, raw.uid))
     return found

@@ -63,6 +63,7 @@ def _link(item: Found, status: Status) -> Link:
         folder=item.folder,
         message_id=v.message_id,
         status=status,
+        verified=v.verified,
     )
 
 

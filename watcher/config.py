@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from watcher.authresults import DEFAULT_TRUSTED_AUTHSERV_IDS
 from watcher.errors import ConfigError
 
 DEFAULT_SENDER = "registro@secop.gov.co"
@@ -39,6 +40,8 @@ class WatchConfig:
     lookback_days: int = 7
     max_link_age_hours: float = 24.0
     poll_seconds: int = 60
+    # Whose Authentication-Results headers to believe (watcher.authresults).
+    trusted_authserv_ids: tuple[str, ...] = DEFAULT_TRUSTED_AUTHSERV_IDS
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,12 @@ def _folders(value: Any) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def _authserv_ids(value: Any) -> tuple[str, dict[str, Any]] | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        return "config.authserv_ids", {}
+    return None
+
+
 def _sender(value: Any) -> tuple[str, dict[str, Any]] | None:
     problem = _str(value)
     if problem is None and (value.count("@") != 1 or " " in value.strip()):
@@ -130,6 +139,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "lookback_days": _int_range(1, 365),
         "max_link_age_hours": _positive_number,
         "poll_seconds": _int_range(10, 86400),
+        "trusted_authserv_ids": _authserv_ids,
     },
     "notify": {
         "desktop": _bool,
@@ -204,5 +214,7 @@ def build(data: dict[str, Any], path: Path | None = None) -> Config:
         watch["max_link_age_hours"] = float(watch["max_link_age_hours"])
     if "sender" in watch:
         watch["sender"] = watch["sender"].strip().lower()
+    if "trusted_authserv_ids" in watch:
+        watch["trusted_authserv_ids"] = tuple(v.strip() for v in watch["trusted_authserv_ids"])
     notify = NotifyConfig(**data.get("notify", {}))
     return Config(imap=ImapConfig(**imap), watch=WatchConfig(**watch), notify=notify, path=path)

@@ -100,6 +100,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "reason.malformed_link": ("el enlace está mal formado", "the link is malformed"),
     "reason.no_link": ("no trae enlace", "it carries no link"),
+    "reason.auth_failed": (
+        "la autenticación del remitente falló (DMARC/DKIM)",
+        "the sender's authentication failed (DMARC/DKIM)",
+    ),
+    # --- verification --------------------------------------------------------
+    "verify.verified": ("Remitente verificado (DMARC).", "Sender verified (DMARC)."),
+    "verify.unverified": (
+        "Sin verificar: el servidor no informó DMARC/DKIM.",
+        "Unverified: the server reported no DMARC/DKIM result.",
+    ),
+    "notify.unverified": ("Remitente sin verificar.", "Sender unverified."),
+    "config.authserv_ids": (
+        'debe ser una lista de nombres, p. ej. ["mx.google.com", "microsoft"]',
+        'must be a list of names, e.g. ["mx.google.com", "microsoft"]',
+    ),
     # --- parse ---------------------------------------------------------------
     "parse.reset": (
         "{file}: restablecimiento para {user}, recibido {when}:\n  {url}",

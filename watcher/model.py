@@ -37,6 +37,10 @@ class Verdict:
     sender: str | None = None  # the From address, lower-cased
     subject: str | None = None
     reasons: tuple[str, ...] = ()
+    # The receiving provider's verdict on the sender (watcher.authresults):
+    # True verified, None unverified (no trusted result), False failed (then
+    # ``reasons`` holds ``auth_failed``).
+    verified: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Link:
     folder: str
     message_id: str | None
     status: Status
+    verified: bool | None = None  # True: DMARC/DKIM pass reported by the provider; None: unverified
 
 
 @dataclass(frozen=True)

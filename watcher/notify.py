@@ -119,14 +119,17 @@ def link_title(link: Link, lang: str) -> str:
 
 
 def link_body(link: Link, lang: str, expires_at: datetime) -> str:
-    """What the notification says: who, where, when. Never the URL."""
-    return t(
+    """What the notification says: who, where, when (and if unverified). Never the URL."""
+    body = t(
         "notify.link.body",
         lang,
         when=_at(link.received, lang),
         folder=link.folder,
         until=_until(link.received, expires_at, lang),
     )
+    if link.verified is None:
+        body += " " + t("notify.unverified", lang)
+    return body
 
 
 def warn_body(suspicious: Suspicious, lang: str, sender: str) -> str:

@@ -12,7 +12,7 @@ import email
 import email.policy
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
@@ -24,6 +24,7 @@ from bs4 import BeautifulSoup
 from bs4.element import NavigableString, Tag
 from bs4.exceptions import ParserRejectedMarkup
 
+from watcher.authresults import DEFAULT_TRUSTED_AUTHSERV_IDS, sender_verified
 from watcher.links import check_link, unwrap
 from watcher.model import Kind, Verdict
 
@@ -36,6 +37,7 @@ REASON_SENDER_MISMATCH = "sender_mismatch"
 REASON_MULTIPLE_SENDERS = "multiple_senders"
 REASON_NO_LINK = "no_link"
 REASON_MALFORMED_LINK = "malformed_link"  # same code as watcher.links uses
+REASON_AUTH_FAILED = "auth_failed"  # the provider reports DMARC/DKIM failure
 
 _MAX_DATE_SKEW = timedelta(hours=24)
 _MIN_YEAR = 2000
@@ -329,6 +331,39 @@ def _find_reset(msg: Message) -> _Found | None:
     return None
 
 
+# --------------------------------------------------------------------------- authentication
+
+
+def _header_pairs(msg: Message) -> list[tuple[str, str]]:
+    """Top-level headers in message order; an undecodable value becomes empty."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in msg.items():
+        try:
+            text = str(value)
+        except (LookupError, UnicodeError, ValueError, TypeError):
+            text = ""
+        pairs.append((str(name), text))
+    return pairs
+
+
+def _domain(address: str | None) -> str | None:
+    if not address or "@" not in address:
+        return None
+    return address.rsplit("@", 1)[1].strip().lower() or None
+
+
+def _verified(
+    msg: Message, sender: str, address: str | None, trusted: Sequence[str], fallback: str
+) -> bool | None:
+    """The provider's DMARC/DKIM verdict on the configured sender's domain."""
+    return sender_verified(
+        _header_pairs(msg),
+        domain=_domain(sender) or fallback,
+        trusted=trusted,
+        from_domain=_domain(address),
+    )
+
+
 # --------------------------------------------------------------------------- verdict
 
 
@@ -341,14 +376,19 @@ def _verdict(
     sender: str,
     internaldate: datetime | None,
     allowed_domain: str,
+    trusted: Sequence[str],
 ) -> Verdict:
     address, reasons = _sender(msg, sender)
+    verified = _verified(msg, sender, address, trusted, allowed_domain)
+    if verified is False:
+        reasons.append(REASON_AUTH_FAILED)
     base = Verdict(
         Kind.OTHER,
         received=received_at(_header(msg, "Date"), internaldate),
         message_id=_header(msg, "Message-ID"),
         sender=address,
         subject=_header(msg, "Subject"),
+        verified=verified,
     )
     found = _find_reset(msg)
     if found is None:
@@ -379,10 +419,16 @@ def parse_message(
     sender: str = "registro@secop.gov.co",
     internaldate: datetime | None = None,
     allowed_domain: str = "secop.gov.co",
+    trusted_authserv_ids: Sequence[str] = DEFAULT_TRUSTED_AUTHSERV_IDS,
 ) -> Verdict:
-    """Classify one raw message. Never raises: broken input gives ``Kind.OTHER``."""
+    """Classify one raw message. Never raises: broken input gives ``Kind.OTHER``.
+
+    ``trusted_authserv_ids``: whose ``Authentication-Results`` to believe (see
+    :mod:`watcher.authresults`). An explicit DMARC/DKIM failure for the
+    sender's domain makes a reset mail ``SUSPICIOUS`` (``auth_failed``).
+    """
     try:
         msg = email.message_from_bytes(bytes(raw), policy=email.policy.compat32)
-        return _verdict(msg, sender, internaldate, allowed_domain)
+        return _verdict(msg, sender, internaldate, allowed_domain, trusted_authserv_ids)
     except _RECOVERABLE:
         return Verdict(Kind.OTHER, received=_aware(internaldate))

@@ -79,6 +79,7 @@ def link_json(link: Link) -> dict[str, Any]:
         "received": iso(link.received),
         "folder": link.folder,
         "message_id": link.message_id,
+        "verified": link.verified,
     }
 
 
@@ -198,6 +199,10 @@ def link_lines(link: Link, now: datetime, lang: str) -> list[str]:
         age=age(link.received, now, lang),
         folder=link.folder,
     )
+    if link.verified is True:
+        meta += " " + t("verify.verified", lang)
+    elif link.verified is None:
+        meta += " " + t("verify.unverified", lang)
     return [t("current.title", lang, user=user), f"  {link.url}", f"  {meta}"]
 
 

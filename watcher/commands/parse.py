@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from watcher import paths
+from watcher.authresults import DEFAULT_TRUSTED_AUTHSERV_IDS
 from watcher.commands import Outcome, load_config
 from watcher.config import DEFAULT_SENDER, Config
 from watcher.errors import InputError
@@ -34,7 +35,11 @@ def config_for(args: argparse.Namespace) -> Config | None:
 def run(args: argparse.Namespace) -> Outcome:
     config = config_for(args)
     sender = config.watch.sender if config else DEFAULT_SENDER
-    results = [ParsedFile(f, parse_message(_read(f), sender=sender)) for f in args.files]
+    trusted = config.watch.trusted_authserv_ids if config else DEFAULT_TRUSTED_AUTHSERV_IDS
+    results = [
+        ParsedFile(f, parse_message(_read(f), sender=sender, trusted_authserv_ids=trusted))
+        for f in args.files
+    ]
     found = any(r.verdict.kind is Kind.RESET for r in results)
     return Outcome(ParsedFiles(results), ExitCode.FOUND if found else ExitCode.NOT_FOUND, config)
 
