@@ -198,8 +198,10 @@ def notification_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say how many hostile inputs and faults were tried, and how many crashed or leaked."""
-    from tests import tally
+    from tests import faultcount, tally
 
+    if faultcount.FAULTS_INJECTED:
+        tally.COUNTS["faults injected by the proxy"] = len(faultcount.FAULTS_INJECTED)
     if not tally.COUNTS and not tally.MAXIMA:
         return
     terminalreporter.section("secop-watcher: hostile inputs, faults and secrets")
@@ -207,3 +209,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"{name}: {count}")
     for name, value in sorted(tally.MAXIMA.items()):
         terminalreporter.write_line(f"{name}: {value:.3f}")
+    if faultcount.FAULTS_INJECTED:
+        terminalreporter.write_line(faultcount.summary())
+    failed = len(terminalreporter.stats.get("failed", [])) + len(
+        terminalreporter.stats.get("error", [])
+    )
+    terminalreporter.write_line(f"tests that crashed or leaked: {failed}")

@@ -8,12 +8,19 @@ Promises kept here:
 - Low-level errors become :mod:`watcher.errors` types with a clear message;
   the password never appears in them (imapclient's own adapter keeps LOGIN
   out of its protocol log, which we keep silent anyway, see ``logsetup``).
+- A hostile or broken server cannot exhaust memory or hang us: no literal
+  larger than :data:`MAX_LITERAL_BYTES` is read, each command's answer is
+  capped (:data:`RESPONSE_BUDGET_BYTES`), every read is bounded by
+  ``timeout_seconds``, garbage ends as a :class:`ProtocolError` quoting at
+  most a short sanitized snippet, and a broken connection is dropped, not
+  politely logged out of (which would wait for the same dead server again).
 """
 
 from __future__ import annotations
 
 import imaplib
 import logging
+import re
 import socket
 import ssl
 import time
@@ -23,15 +30,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from watcher.config import ImapConfig
-from watcher.errors import AuthError, ConnectionFailed, ProtocolError, TLSError
+from watcher.errors import AuthError, ConnectionFailed, ProtocolError, TLSError, UserError
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # a reset mail is a few KB; never hold more than this
+# Only the capped message body may be that large; every other literal is tiny.
+MAX_LITERAL_BYTES = MAX_MESSAGE_BYTES + 64 * 1024
+# All lines and literals of one command's answer (LIST, SEARCH, an IDLE period …).
+RESPONSE_BUDGET_BYTES = 16 * 1024 * 1024
+FETCH_BATCH = 4  # messages per FETCH: at most ~4 capped bodies in memory at once
+SNIPPET_CHARS = 100  # of a server's answer, quoted in an error message
 SPAM_NAMES = (
     "[gmail]/spam",
     "[google mail]/spam",
@@ -84,22 +97,97 @@ def translate_errors(imap: ImapConfig) -> Iterator[None]:
     except socket.gaierror as e:
         raise ConnectionFailed("error.dns", **where) from e
     except TimeoutError as e:
-        raise ConnectionFailed("error.timeout", seconds=imap.timeout_seconds, **where) from e
+        raise ConnectionFailed("error.timeout", seconds=f"{imap.timeout_seconds:g}", **where) from e
     except ConnectionRefusedError as e:
         raise ConnectionFailed("error.refused", **where) from e
     except LoginError as e:
         raise AuthError("error.auth", username=imap.username, **where) from e
+    except ResponseTooLarge as e:
+        raise ProtocolError("error.protocol", reason=str(e), **where) from e
     except imaplib.IMAP4.abort as e:
+        if _is_garbage(e):
+            raise ProtocolError("error.protocol", reason=_short(e), **where) from e
         raise ConnectionFailed("error.dropped", **where) from e
-    except IMAPClientError as e:
+    except (IMAPClientError, ValueError, IndexError, TypeError, KeyError) as e:
+        # imapclient's response parser fails with any of these on malformed answers.
         raise ProtocolError("error.protocol", reason=_short(e), **where) from e
     except OSError as e:
         raise ConnectionFailed("error.connection", reason=e.strerror or str(e), **where) from e
 
 
+class ResponseTooLarge(Exception):
+    """The server announced or sent more than we are willing to hold in memory."""
+
+
+def _is_garbage(e: imaplib.IMAP4.abort) -> bool:
+    """imaplib's abort for a line that is not IMAP (as opposed to a closed connection)."""
+    text = str(e)
+    return "unexpected" in text or ("unterminated line" in text and "\\n'" in text)
+
+
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
+
+
 def _short(e: BaseException) -> str:
-    text = str(e).replace("\r", " ").replace("\n", " ")
-    return text if len(text) <= 200 else text[:200] + "…"
+    """One line of printable ASCII, cut after :data:`SNIPPET_CHARS` characters (then "…")."""
+    text = _UNPRINTABLE.sub("?", str(e)).strip()
+    return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS] + "…"
+
+
+class _Bounded(imaplib.IMAP4):
+    """imaplib with a ceiling: no huge literal, no endless answer.
+
+    imaplib reads a literal with ``read(size)`` where ``size`` is whatever the
+    server announced (``{2000000000}``), and keeps every untagged line of an
+    answer until the tagged one; both are checked here, before reading.
+    ``budget`` is what one command's answer may total; ``send`` (a new
+    command, or IDLE's DONE) starts a new allowance.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.budget = RESPONSE_BUDGET_BYTES
+        self._left = self.budget  # the greeting is read by the constructor
+        super().__init__(*args, **kwargs)
+
+    def send(self, data: Any) -> None:
+        self._left = self.budget
+        super().send(data)
+
+    def read(self, size: int) -> bytes:
+        if size > MAX_LITERAL_BYTES:
+            raise ResponseTooLarge(
+                f"announced a literal of {size} bytes (more than {MAX_LITERAL_BYTES})"
+            )
+        self._charge(size)
+        return super().read(size)
+
+    def readline(self) -> bytes:
+        line = super().readline()  # imaplib caps one line at 1 MB (_MAXLINE)
+        self._charge(len(line))
+        return line
+
+    def _charge(self, size: int) -> None:
+        self._left -= size
+        if self._left < 0:
+            raise ResponseTooLarge(f"answer larger than {self.budget} bytes")
+
+
+class _BoundedTLS(_Bounded, tls.IMAP4_TLS):  # type: ignore[misc]
+    pass
+
+
+class _BoundedPlain(_Bounded, imap4.IMAP4WithTimeout):  # type: ignore[misc]
+    pass
+
+
+class _Client(IMAPClient):  # type: ignore[misc]
+    """IMAPClient on top of :class:`_Bounded` (from the greeting on)."""
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        timeout = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _BoundedTLS(self.host, self.port, self.ssl_context, timeout)
+        return _BoundedPlain(self.host, self.port, timeout)
 
 
 class ImapSession:
@@ -109,18 +197,32 @@ class ImapSession:
         self.client = client
         self.config = imap
         self._interrupted = False
+        self._broken = False  # after an error: drop the socket instead of LOGOUT
 
     @classmethod
     def open(cls, imap: ImapConfig, password: str) -> ImapSession:
         with translate_errors(imap):
             client = _connect(imap)
             try:
-                client.login(imap.username, password)
+                _login(client, imap.username, password)
+            except LoginError:
+                _close_quietly(client)  # a clear NO: the connection itself is fine
+                raise
             except BaseException:
-                _close_quietly(client)
+                _drop(client)
                 raise
         log.info("logged in to %s:%s as %s", imap.host, imap.port, imap.username)
         return cls(client, imap)
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """:func:`translate_errors`, remembering that the connection is no longer usable."""
+        try:
+            with translate_errors(self.config):
+                yield
+        except UserError:
+            self._broken = True
+            raise
 
     def __enter__(self) -> ImapSession:
         return self
@@ -129,20 +231,26 @@ class ImapSession:
         self.close()
 
     def close(self) -> None:
-        _close_quietly(self.client)
+        if self._broken:
+            _drop(self.client)  # LOGOUT would wait for a stalled or confused server again
+        else:
+            _close_quietly(self.client)
 
     def capabilities(self) -> set[str]:
-        with translate_errors(self.config):
-            return {c.decode("ascii", "replace").upper() for c in self.client.capabilities()}
+        with self._guard():
+            return {_text(c).upper() for c in self.client.capabilities()}
 
     def listing(self) -> list[tuple[tuple[bytes, ...], bytes | None, str]]:
         """The server's LIST answer: (flags, delimiter, decoded name) per folder."""
-        with translate_errors(self.config):
-            return [(tuple(f), d, str(n)) for f, d, n in self.client.list_folders()]
+        with self._guard():
+            return [
+                (tuple(_as_bytes(f) for f in flags), d if isinstance(d, bytes) else None, str(n))
+                for flags, d, n in self.client.list_folders()
+            ]
 
     def examine(self, folder: str) -> dict[bytes, Any]:
         """Open ``folder`` read-only (EXAMINE)."""
-        with translate_errors(self.config):
+        with self._guard():
             info: dict[bytes, Any] = self.client.select_folder(folder, readonly=True)
         return info
 
@@ -157,7 +265,7 @@ class ImapSession:
         criteria: list[Any] = ["SINCE", since, "OR", "FROM", sender, "FROM", "secop"]
         if min_uid is not None:
             criteria = ["UID", f"{min_uid}:*", *criteria]
-        with translate_errors(self.config):
+        with self._guard():
             uids = sorted(int(u) for u in self.client.search(criteria))
         return [u for u in uids if min_uid is None or u >= min_uid]
 
@@ -172,13 +280,13 @@ class ImapSession:
         EOF, so an early empty return is followed by a NOOP health check).
         """
         started = time.monotonic()
-        with translate_errors(self.config):
+        with self._guard():
             self.client.idle()
-            try:
-                responses = self.client.idle_check(timeout=timeout)
-            finally:
-                if not self._interrupted:
-                    self.client.idle_done()
+            responses = self.client.idle_check(timeout=timeout)
+            # Not in a ``finally``: after a failed check the connection is dropped, and
+            # DONE would only wait for the same broken server a second time.
+            if not self._interrupted:
+                self.client.idle_done()
             if any(r[:1] == (b"BYE",) for r in responses if isinstance(r, tuple)):
                 raise imaplib.IMAP4.abort("server said BYE")
             early = time.monotonic() - started < timeout * 0.9
@@ -187,7 +295,7 @@ class ImapSession:
         return any(_is_change(r) for r in responses)
 
     def noop(self) -> None:
-        with translate_errors(self.config):
+        with self._guard():
             self.client.noop()
 
     def interrupt(self) -> None:
@@ -198,14 +306,23 @@ class ImapSession:
         except OSError:
             log.debug("socket already closed")
 
-    def fetch(self, uids: Sequence[int]) -> list[RawMessage]:
-        """Whole messages (capped at ``MAX_MESSAGE_BYTES``) with BODY.PEEK: never sets \\Seen."""
-        if not uids:
-            return []
+    def fetch(self, uids: Sequence[int]) -> Iterator[RawMessage]:
+        """Whole messages (capped at ``MAX_MESSAGE_BYTES``) with BODY.PEEK: never sets \\Seen.
+
+        A few at a time (:data:`FETCH_BATCH`), so that however many candidates
+        there are, only one batch of bodies is in memory.
+        """
         body = f"BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>"
-        with translate_errors(self.config):
-            response = self.client.fetch(list(uids), ["INTERNALDATE", "RFC822.SIZE", body])
-        return [_raw_message(uid, item) for uid, item in sorted(response.items())]
+        for start in range(0, len(uids), FETCH_BATCH):
+            batch = list(uids[start : start + FETCH_BATCH])
+            with self._guard():
+                _set_budget(self.client, len(batch) * MAX_LITERAL_BYTES + RESPONSE_BUDGET_BYTES)
+                try:
+                    response = self.client.fetch(batch, ["INTERNALDATE", "RFC822.SIZE", body])
+                finally:
+                    _set_budget(self.client, RESPONSE_BUDGET_BYTES)
+                messages = [_raw_message(uid, item) for uid, item in sorted(response.items())]
+            yield from messages
 
 
 def _is_change(response: object) -> bool:
@@ -216,16 +333,54 @@ def _is_change(response: object) -> bool:
 
 
 def _raw_message(uid: int, item: dict[bytes, Any]) -> RawMessage:
-    data = item.get(b"BODY[]<0>", item.get(b"BODY[]", b"")) or b""
-    size = int(item.get(b"RFC822.SIZE", len(data)))
+    data = item.get(b"BODY[]<0>", item.get(b"BODY[]")) or b""
+    if not isinstance(data, bytes):  # e.g. a number: ``bytes(2000000000)`` would be 2 GB
+        raise ValueError(f"message body of UID {uid} is a {type(data).__name__}")
+    size = item.get(b"RFC822.SIZE")
+    if size is not None and not isinstance(size, int):
+        raise ValueError(f"RFC822.SIZE of UID {uid} is not a number")
     internal = item.get(b"INTERNALDATE")
     return RawMessage(
         uid=int(uid),
         internaldate=internal if isinstance(internal, datetime) else None,
-        size=size,
-        data=bytes(data),
-        truncated=size > len(data),
+        size=len(data) if size is None else size,
+        data=data,
+        truncated=size is not None and size > len(data),
     )
+
+
+def _as_bytes(value: object) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode("utf-8", "replace")
+
+
+def _text(value: object) -> str:
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _set_budget(client: IMAPClient, size: int) -> None:
+    imap = getattr(client, "_imap", None)
+    if isinstance(imap, _Bounded):
+        imap.budget = size
+
+
+def _login(client: IMAPClient, username: str, password: str) -> None:
+    """LOGIN; a connection that broke meanwhile is not a wrong password.
+
+    imapclient turns *every* failure of LOGIN into ``LoginError``, also a
+    dropped connection or a garbled answer (``IMAP4.abort``): those must end
+    as connection or protocol errors, never as "password rejected" (which
+    makes the service stop retrying).
+    """
+    try:
+        client.login(username, password)
+    except LoginError as e:
+        cause = e.__context__
+        if isinstance(cause, imaplib.IMAP4.abort) and _is_garbage(cause):
+            # Never quote what came back to LOGIN: a hostile server may echo the password.
+            raise imaplib.IMAP4.abort("unexpected response to LOGIN") from None
+        if isinstance(cause, imaplib.IMAP4.abort):
+            raise cause from None
+        raise
 
 
 def _keepalive(client: IMAPClient) -> IMAPClient:
@@ -241,7 +396,7 @@ def _connect(imap: ImapConfig) -> IMAPClient:
     context = ssl_context(imap)
     if imap.security == "ssl":
         return _keepalive(
-            IMAPClient(
+            _Client(
                 imap.host,
                 port=imap.port,
                 ssl=True,
@@ -249,7 +404,7 @@ def _connect(imap: ImapConfig) -> IMAPClient:
                 timeout=imap.timeout_seconds,
             )
         )
-    client = IMAPClient(imap.host, port=imap.port, ssl=False, timeout=imap.timeout_seconds)
+    client = _Client(imap.host, port=imap.port, ssl=False, timeout=imap.timeout_seconds)
     try:
         if b"STARTTLS" not in client.capabilities():
             raise TLSError("error.no_starttls", host=imap.host, port=imap.port)
@@ -258,6 +413,14 @@ def _connect(imap: ImapConfig) -> IMAPClient:
         _close_quietly(client)
         raise
     return _keepalive(client)
+
+
+def _drop(client: IMAPClient) -> None:
+    """Close the socket without a word to the server."""
+    try:
+        client.shutdown()
+    except (IMAPClientError, OSError):
+        log.debug("socket already closed")
 
 
 def _close_quietly(client: IMAPClient) -> None:

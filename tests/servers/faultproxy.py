@@ -1,0 +1,301 @@
+"""A fault-injecting IMAP proxy: a hostile or broken server on demand.
+
+The watcher only ever talks TLS, so the proxy terminates TLS: it listens on a
+free loopback port with the test server certificate (signed by the test CA,
+so a client with ``ca_file`` trusts it) and talks plain IMAP to Dovecot's
+``port_plain`` (Dovecot allows plaintext LOGIN from loopback). It therefore
+sees every command and can break the conversation at a precise stage::
+
+    with FaultProxy(dovecot.port_plain, certs, "fetch", "huge_literal", times=1) as proxy:
+        ...  # point the client at 127.0.0.1:proxy.port
+    proxy.connections, proxy.faults  # what happened
+
+Stages: ``greeting`` (before Dovecot's greeting reaches the client), or the
+first command of a connection that is ``LOGIN``, ``LIST``, ``EXAMINE``,
+``[UID] SEARCH``, ``[UID] FETCH`` or ``IDLE`` (anything else, e.g. CAPABILITY,
+ID or NOOP, is always forwarded). Faults, once the stage is reached:
+
+- ``drop``: close the connection (for ``greeting``: instead of greeting);
+- ``stall``: forward nothing more, in either direction, keep the socket open;
+- ``garbage``: answer with binary noise (echoing the command) and non-IMAP
+  lines, then stall;
+- ``huge_literal``: answer ``* 1 FETCH (BODY[] {2000000000}`` and stream
+  bytes continuously (``chunk`` bytes every ``interval`` s) until the client
+  hangs up;
+- ``malformed``: answer with an IMAP-shaped but broken untagged response for
+  that command (unbalanced quote, non-numeric UIDVALIDITY, two SEARCH
+  answers, a number instead of a message body) and a tagged ``OK`` instead of
+  forwarding it; the conversation goes on (a client that shrugs it off
+  continues normally);
+- ``none``: a transparent proxy.
+
+``times=N`` breaks only the first N connections that reach the stage (later
+ones pass untouched: a service can reconnect successfully); ``None`` breaks
+all. Every injected fault is counted in :attr:`faults` and in
+:data:`tests.faultcount.FAULTS_INJECTED`.
+
+It runs an asyncio loop in a daemon thread; :meth:`stop` closes the listener
+and every connection, both sides, and joins the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import ssl
+import threading
+from types import TracebackType
+from typing import Any
+
+from tests.faultcount import FAULTS_INJECTED
+from tests.servers.certs import Certs
+
+STAGES = ("greeting", "login", "list", "examine", "search", "fetch", "idle")
+FAULTS = ("none", "drop", "stall", "garbage", "huge_literal", "malformed")
+COMMAND_STAGES = {
+    b"LOGIN": "login",
+    b"LIST": "list",
+    b"EXAMINE": "examine",
+    b"SEARCH": "search",
+    b"FETCH": "fetch",
+    b"IDLE": "idle",
+}
+HUGE_LITERAL_SIZE = 2_000_000_000
+_LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n\Z")
+
+
+def garbage(stage: str, echo: bytes = b"") -> bytes:
+    """Noise that no IMAP parser can take for a response (deterministic per stage).
+
+    The first line echoes ``echo`` (the client's command, LOGIN's password
+    included), as a confused server might: nothing of it may reach the user's
+    screen beyond a short snippet, and never the password.
+    """
+    rng = random.Random(f"garbage:{stage}")
+    noise = bytes(rng.randrange(256) for _ in range(400)).replace(b"\n", b"?").replace(b"\r", b"?")
+    return (
+        b"\x16"
+        + echo.rstrip(b"\r\n")
+        + b" \x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+        + noise
+        + b"\r\nHTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\n\r\n<h1>oops</h1>\r\n"
+    )
+
+
+def malformed(stage: str, tag: bytes) -> bytes:
+    """An IMAP-shaped but broken answer to ``stage``'s command, completed with a tagged OK."""
+    body = {
+        "list": b'* LIST (\\HasNoChildren) "/" "INBOX\r\n',
+        "examine": b"* FLAGS (\\Seen)\r\n* 3 EXISTS\r\n* OK [UIDVALIDITY x1] UIDs valid\r\n",
+        "search": b"* SEARCH 1\r\n* SEARCH 2\r\n",
+        "fetch": b"* 1 FETCH (UID 1 RFC822.SIZE 10 BODY[]<0> 2000000000)\r\n",
+        "idle": b"+ idling\r\n* ((( EXISTS\r\n",
+    }.get(stage, b"* OK [CAPABILITY ((( ]\r\n")
+    return body + tag + b" OK done.\r\n"
+
+
+def _stage_of(line: bytes) -> str | None:
+    parts = line.split(None, 3)
+    if len(parts) < 2:
+        return None
+    command = parts[1].upper()
+    if command == b"UID" and len(parts) > 2:
+        command = parts[2].upper()
+    return COMMAND_STAGES.get(command)
+
+
+class FaultProxy:
+    """TLS-terminating IMAP proxy in front of ``upstream_host:upstream_port`` (plain)."""
+
+    def __init__(
+        self,
+        upstream_port: int,
+        certs: Certs,
+        stage: str = "none",
+        fault: str = "none",
+        *,
+        times: int | None = None,
+        upstream_host: str = "127.0.0.1",
+        host: str = "127.0.0.1",
+        chunk: int = 64 * 1024,
+        interval: float = 0.01,
+    ) -> None:
+        if stage not in (*STAGES, "none"):
+            raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
+        self.upstream = (upstream_host, upstream_port)
+        self.host = host
+        self.port = 0
+        self.stage = stage
+        self.fault = fault
+        self.chunk = chunk
+        self.interval = interval
+        self.connections = 0  # accepted (after the TLS handshake)
+        self.faults: list[str] = []  # "stage/fault", one per broken connection
+        self.streamed = 0  # bytes of huge literal sent
+        self._remaining = times
+        self._cert, self._key = certs.server("good")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def faults_injected(self) -> int:
+        return len(self.faults)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> FaultProxy:
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(lambda _loop, _context: None)  # peers hang up rudely
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="fault-proxy", daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._listen(), loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        loop.close()
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def _listen(self) -> None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(self._cert), str(self._key))
+        self._server = await asyncio.start_server(
+            self._handle, self.host, 0, ssl=context, ssl_handshake_timeout=10
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ connections
+    def _take(self, stage: str) -> bool:
+        """Whether this connection, reaching ``stage``, gets the fault (counts it)."""
+        if self.fault == "none" or stage != self.stage:
+            return False
+        if self._remaining is not None:
+            if self._remaining <= 0:
+                return False
+            self._remaining -= 1
+        name = f"{stage}/{self.fault}"
+        self.faults.append(name)
+        FAULTS_INJECTED.append(name)
+        return True
+
+    async def _handle(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.connections += 1
+        uwriter: asyncio.StreamWriter | None = None
+        pump: asyncio.Task[None] | None = None
+        try:
+            ureader, uwriter = await asyncio.open_connection(*self.upstream)
+            greeting = await ureader.readline()
+            if self._take("greeting"):
+                await self._inject("greeting", b"", creader, cwriter)
+                return
+            cwriter.write(greeting)
+            await cwriter.drain()
+            pump = asyncio.create_task(self._pump(ureader, cwriter))
+            await self._commands(creader, uwriter, cwriter)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass  # a peer hung up (or sent an absurdly long line)
+        finally:
+            if pump is not None:
+                pump.cancel()
+            for writer in (cwriter, uwriter):
+                if writer is not None:
+                    writer.transport.abort()
+            self._tasks.discard(task)
+
+    async def _pump(self, ureader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
+        """Dovecot → client, until Dovecot hangs up (then the client is hung up on)."""
+        with contextlib.suppress(OSError):
+            while data := await ureader.read(65536):
+                cwriter.write(data)
+                await cwriter.drain()
+        cwriter.transport.abort()
+
+    async def _commands(
+        self,
+        creader: asyncio.StreamReader,
+        uwriter: asyncio.StreamWriter,
+        cwriter: asyncio.StreamWriter,
+    ) -> None:
+        """Client → Dovecot, command by command (literals forwarded as they are)."""
+        while line := await creader.readline():
+            stage = _stage_of(line)
+            if stage is not None and self._take(stage):
+                tag = line.split(None, 1)[0]
+                if self.fault != "malformed":
+                    await self._inject(stage, line, creader, cwriter)
+                    return
+                cwriter.write(malformed(stage, tag))
+                await cwriter.drain()
+                continue
+            uwriter.write(line)
+            await uwriter.drain()
+            while match := _LITERAL.search(line):
+                uwriter.write(await creader.readexactly(int(match.group(1))))
+                line = await creader.readline()
+                uwriter.write(line)
+                await uwriter.drain()
+
+    async def _inject(
+        self,
+        stage: str,
+        line: bytes,
+        creader: asyncio.StreamReader,
+        cwriter: asyncio.StreamWriter,
+    ) -> None:
+        """Break the conversation at ``line`` (the command); return to close the connection."""
+        if self.fault == "drop":
+            return
+        streamer: asyncio.Task[None] | None = None
+        if self.fault == "garbage":
+            cwriter.write(garbage(stage, line))
+        elif self.fault == "huge_literal":
+            cwriter.write(b"* 1 FETCH (BODY[] {%d}\r\n" % HUGE_LITERAL_SIZE)
+            streamer = asyncio.create_task(self._stream(cwriter))
+        with contextlib.suppress(OSError):
+            await cwriter.drain()
+            while await creader.read(65536):  # stalled: read and ignore until the client leaves
+                pass
+        if streamer is not None:
+            streamer.cancel()
+
+    async def _stream(self, cwriter: asyncio.StreamWriter) -> None:
+        block = b"x" * self.chunk
+        with contextlib.suppress(OSError):
+            while self.streamed < HUGE_LITERAL_SIZE:
+                cwriter.write(block)
+                await cwriter.drain()
+                self.streamed += len(block)
+                await asyncio.sleep(self.interval)
