@@ -33,7 +33,7 @@ from watcher.choosing import choose
 from watcher.config import Config
 from watcher.errors import AuthError, CredentialsError, UserError
 from watcher.i18n import error_text
-from watcher.idle import FolderIdler
+from watcher.idle import Backoff, FolderIdler
 from watcher.imap import Folder, ImapSession, choose_folders
 from watcher.model import Found, Link, Report, Suspicious
 from watcher.notify import Notifier
@@ -145,6 +145,7 @@ class Service:
         self._last_tick = (time.time(), time.monotonic())
         self._error_logged: str | None = None
         self.checks = 0  # completed checks, for tests and status
+        self._last_check_ok = False
         self._checker = threading.Thread(target=self._check_loop, name="checker", daemon=True)
 
     # --- lifecycle ------------------------------------------------------------
@@ -205,24 +206,37 @@ class Service:
     # --- checks -----------------------------------------------------------------
 
     def _check_loop(self) -> None:
+        """Run checks one at a time when asked; after a failure, retry with backoff."""
+        retry = Backoff(first=2.0, cap=float(self.config.watch.poll_seconds))
+        delay: float | None = None
         while True:
-            self._wanted.wait()
+            self._wanted.wait(timeout=delay)
             if self._stopping.is_set():
                 return
             self._wanted.clear()
-            if self._paused_on is None:
-                self._guarded_check()
+            if self._paused_on is not None:
+                delay = None
+                continue
+            if self._guarded_check():
+                retry.reset()
+                delay = None
+            else:
+                delay = retry.next()
+                log.info("next attempt in %.0f s", delay)
 
-    def _guarded_check(self) -> None:
-        """A bug in one check must not end the service: log it in full and go on."""
+    def _guarded_check(self) -> bool:
+        """One check; False when it failed. A bug must not end the service: log it, go on."""
         try:
             self.check_once()
         except Exception:  # the checker thread's last line of defence (logged in full)
             log.exception("internal error during a check; the next check will try again")
+            return False
+        return self._last_check_ok
 
     def check_once(self) -> list[Link]:
         """One incremental check; announces what is new. Never raises a UserError."""
         now = self.clock()
+        self._last_check_ok = False
         try:
             found, cursors = self._scan(now)
         except (AuthError, CredentialsError) as e:
@@ -231,6 +245,7 @@ class Service:
         except UserError as e:
             self._record_error(e, now)
             return []
+        self._last_check_ok = True
         report = choose(found, now=now, max_age=self.announcer.max_age)
         with self.store.update() as state:
             state.folders.update(cursors)
