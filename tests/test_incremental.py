@@ -82,7 +82,13 @@ def test_only_new_uids_are_fetched(setup: tuple[Dovecot, Config, Spy]) -> None:
     assert [f.verdict.username for f in found] == ["u9"]
     assert newer.highest_uid == 4
     fetch = [line for line in b"".join(spy.sent).split(b"\r\n") if b"FETCH" in line]
-    assert len(fetch) == 1 and b" FETCH 4 " in fetch[0], fetch
+    # Header fields and structure of what the search saved (only UIDs from 4 on),
+    # then the HTML part of the new UID only.
+    search = [line for line in b"".join(spy.sent).split(b"\r\n") if b"SEARCH" in line]
+    assert len(search) == 1 and b"SEARCH RETURN (SAVE) UID 4:* " in search[0], search
+    assert len(fetch) == 2, fetch
+    assert b"FETCH $ (" in fetch[0] and b"BODYSTRUCTURE" in fetch[0]
+    assert b" FETCH 4 (" in fetch[1] and b"BODY.PEEK[2]" in fetch[1]
 
 
 def test_uidvalidity_change_rescans(setup: tuple[Dovecot, Config, Spy]) -> None:

@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from watcher import parts
 from watcher.choosing import choose
 from watcher.config import Config
-from watcher.imap import Folder, ImapSession, choose_folders, missing_folders
-from watcher.model import Found, Notice, Report
+from watcher.imap import Envelope, Folder, ImapSession, choose_folders, missing_folders
+from watcher.model import Found, Kind, Notice, Report, Verdict
 from watcher.parsing import parse_message
 from watcher.state import Cursor
 
@@ -48,8 +49,8 @@ def _scan(
 ) -> list[Found]:
     session.examine(folder.name)
     since = (now - timedelta(days=config.watch.lookback_days)).date()
-    uids = session.search_sender(config.watch.sender, since)
-    return fetch_and_parse(session, folder, uids, config, notices)
+    envelopes = session.search_envelopes(config.watch.sender, since)
+    return fetch_and_parse(session, folder, envelopes, config, notices)
 
 
 def scan_new(
@@ -66,9 +67,10 @@ def scan_new(
         log.info("%s: UIDVALIDITY changed, rescanning the folder", folder.name)
     min_uid = cursor.highest_uid + 1 if cursor is not None and same else None
     since = (now - timedelta(days=config.watch.lookback_days)).date()
-    uids = session.search_sender(config.watch.sender, since, min_uid)
+    envelopes = session.search_envelopes(config.watch.sender, since, min_uid)
+    uids = [e.uid for e in envelopes]
     notices: list[Notice] = []
-    found = fetch_and_parse(session, folder, uids, config, notices)
+    found = fetch_and_parse(session, folder, envelopes, config, notices)
     base = cursor.highest_uid if cursor is not None and same else 0
     highest = max(base, uidnext - 1, *uids) if uids else max(base, uidnext - 1)
     return found, Cursor(validity, highest), notices
@@ -77,21 +79,68 @@ def scan_new(
 def fetch_and_parse(
     session: ImapSession,
     folder: Folder,
-    uids: list[int],
+    envelopes: list[Envelope],
     config: Config,
     notices: list[Notice],
 ) -> list[Found]:
-    log.info("%s: %d candidate message(s)", folder.name, len(uids))
-    found = []
-    for raw in session.fetch(uids):
-        if raw.truncated:
+    """Header fields and structure first, then only each message's text part.
+
+    A message whose structure has no text part (or is unreadable) is fetched
+    whole, capped, as before: the parser then decides.
+    """
+    log.info("%s: %d candidate message(s)", folder.name, len(envelopes))
+    found = [_other_sender(folder, e, config) for e in envelopes if _sibling_sender(e, config)]
+    skip = {f.uid for f in found}
+    wanted = [
+        (e.uid, leaf)
+        for e in envelopes
+        if e.uid not in skip and (leaf := parts.text_part(e.structure))
+    ]
+    fetched = session.fetch_parts(wanted)
+    whole = [e.uid for e in envelopes if e.uid not in fetched and e.uid not in skip]
+    for envelope in envelopes:
+        part = fetched.get(envelope.uid)
+        if part is None:
+            continue
+        raw = parts.assemble(envelope.headers, part.mime, part.body)
+        found.append(_parsed(folder, envelope.uid, raw, envelope.internaldate, config))
+        if part.truncated:
             notices.append(Notice("truncated", folder.name))
-        verdict = parse_message(
-            raw.data,
-            sender=config.watch.sender,
-            internaldate=raw.internaldate,
-            trusted_authserv_ids=config.watch.trusted_authserv_ids,
-        )
-        log.debug("%s uid %d: %s", folder.name, raw.uid, verdict.kind.value)
-        found.append(Found(verdict, folder.name, raw.uid))
+    for message in session.fetch(whole):
+        if message.truncated:
+            notices.append(Notice("truncated", folder.name))
+        found.append(_parsed(folder, message.uid, message.data, message.internaldate, config))
     return found
+
+
+def _sibling_sender(envelope: Envelope, config: Config) -> bool:
+    """Another address of the sender's own domain (SECOP's process notices): not opened.
+
+    They are the bulk of SECOP's mail and cannot be the reset mail, which comes
+    from the one configured address; a forged reset mail uses that address
+    (or a look-alike domain), and those are always opened and checked.
+    """
+    address = parts.sender_address(envelope.headers)
+    if address is None or address == config.watch.sender:
+        return False
+    domain = config.watch.sender.rpartition("@")[2]
+    host = address.rpartition("@")[2]
+    return host == domain or host.endswith("." + domain)
+
+
+def _other_sender(folder: Folder, envelope: Envelope, config: Config) -> Found:
+    verdict = Verdict(Kind.OTHER, sender=parts.sender_address(envelope.headers))
+    return Found(verdict, folder.name, envelope.uid)
+
+
+def _parsed(
+    folder: Folder, uid: int, raw: bytes, internaldate: datetime | None, config: Config
+) -> Found:
+    verdict = parse_message(
+        raw,
+        sender=config.watch.sender,
+        internaldate=internaldate,
+        trusted_authserv_ids=config.watch.trusted_authserv_ids,
+    )
+    log.debug("%s uid %d: %s", folder.name, uid, verdict.kind.value)
+    return Found(verdict, folder.name, uid)

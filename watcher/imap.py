@@ -32,7 +32,9 @@ from typing import Any
 
 from imapclient import IMAPClient, imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.response_parser import parse_fetch_response
 
+from watcher import parts
 from watcher.config import ImapConfig
 from watcher.errors import AuthError, ConnectionFailed, ProtocolError, TLSError, UserError
 
@@ -231,10 +233,17 @@ class ImapSession:
         self.close()
 
     def close(self) -> None:
-        if self._broken:
-            _drop(self.client)  # LOGOUT would wait for a stalled or confused server again
-        else:
-            _close_quietly(self.client)
+        """Say LOGOUT without waiting for the answer (a round trip saved), then hang up.
+
+        After an error only the socket is dropped: LOGOUT would wait for a
+        stalled or confused server again.
+        """
+        if not self._broken and not self._interrupted:
+            try:
+                self.client._imap.send(b"Z LOGOUT\r\n")
+            except (OSError, imaplib.IMAP4.error):
+                log.debug("could not say LOGOUT")
+        _drop(self.client)
 
     def capabilities(self) -> set[str]:
         with self._guard():
@@ -262,12 +271,44 @@ class ImapSession:
         limits the search to new mail (``UID n:*``, which servers may answer
         with the last UID even when it is lower: filtered here).
         """
-        criteria: list[Any] = ["SINCE", since, "OR", "FROM", sender, "FROM", "secop"]
-        if min_uid is not None:
-            criteria = ["UID", f"{min_uid}:*", *criteria]
         with self._guard():
-            uids = sorted(int(u) for u in self.client.search(criteria))
+            uids = sorted(
+                int(u) for u in self.client.search(_criteria_bytes(sender, since, min_uid))
+            )
         return [u for u in uids if min_uid is None or u >= min_uid]
+
+    def search_envelopes(
+        self, sender: str, since: date, min_uid: int | None = None
+    ) -> list[Envelope]:
+        """:meth:`search_sender` + :meth:`fetch_envelopes` in ONE round trip where possible.
+
+        With SEARCHRES (RFC 5182) the two commands are pipelined: ``UID SEARCH
+        RETURN (SAVE)`` then ``UID FETCH $``, which the RFC explicitly allows
+        to send without waiting. Otherwise, one after the other.
+        """
+        if "SEARCHRES" not in self.capabilities():
+            return self.fetch_envelopes(self.search_sender(sender, since, min_uid))
+        imap = self.client._imap
+        terms = [t.decode("ascii") for t in _criteria_bytes(sender, since, min_uid)]
+        with self._guard():
+            _set_budget(self.client, ENVELOPE_PIPELINE_BUDGET)
+            try:
+                with _corked(imap):  # both commands in one write: one round trip
+                    search = imap._command("UID", "SEARCH", "RETURN", "(SAVE)", *terms)
+                    fetch = imap._command("UID", "FETCH", "$", _envelope_items())
+                typ, data = imap._command_complete("SEARCH", search)
+                self.client._checkok("search", typ, data)
+                if imap.untagged_responses.pop("SEARCH", None):
+                    # RFC 5182: with RETURN (SAVE) alone the server MUST NOT answer SEARCH.
+                    raise imaplib.IMAP4.error("SEARCH results where none were asked for")
+                typ, data = imap._command_complete("FETCH", fetch)
+                self.client._checkok("fetch", typ, data)
+                typ, data = imap._untagged_response(typ, data, "FETCH")
+            finally:
+                _set_budget(self.client, RESPONSE_BUDGET_BYTES)
+            response = parse_fetch_response(data, self.client.normalise_times, True)
+            envelopes = [_envelope(uid, item) for uid, item in sorted(response.items())]
+        return [e for e in envelopes if min_uid is None or e.uid >= min_uid]
 
     def supports_idle(self) -> bool:
         return "IDLE" in self.capabilities()
@@ -323,6 +364,168 @@ class ImapSession:
                     _set_budget(self.client, RESPONSE_BUDGET_BYTES)
                 messages = [_raw_message(uid, item) for uid, item in sorted(response.items())]
             yield from messages
+
+    def fetch_envelopes(self, uids: Sequence[int]) -> list[Envelope]:
+        """Step 1 of a check: header fields, structure, date and size, in one FETCH."""
+        if not uids:
+            return []
+        items = ["INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE", _header_fields_item()]
+        with self._guard():
+            _set_budget(self.client, len(uids) * ENVELOPE_BUDGET + RESPONSE_BUDGET_BYTES)
+            try:
+                response = self.client.fetch(list(uids), items)
+            finally:
+                _set_budget(self.client, RESPONSE_BUDGET_BYTES)
+            return [_envelope(uid, item) for uid, item in sorted(response.items())]
+
+    def fetch_parts(self, wanted: Sequence[tuple[int, parts.Leaf]]) -> dict[int, Part]:
+        """Step 2: the one text part of each message (capped), as few FETCHes as possible.
+
+        Messages are grouped by section number (mails from one sender share a
+        structure, so usually one group) and by size, so that one answer stays
+        within :data:`RESPONSE_BUDGET_BYTES` plus what was asked for.
+        """
+        out: dict[int, Part] = {}
+        for section, batch in _batches(wanted):
+            items = _part_items(section)
+            asked = sum(min(leaf.size, MAX_MESSAGE_BYTES) for _uid, leaf in batch)
+            with self._guard():
+                _set_budget(
+                    self.client, asked + len(batch) * ENVELOPE_BUDGET + RESPONSE_BUDGET_BYTES
+                )
+                try:
+                    response = self.client.fetch([uid for uid, _leaf in batch], items)
+                finally:
+                    _set_budget(self.client, RESPONSE_BUDGET_BYTES)
+                sizes = {uid: leaf.size for uid, leaf in batch}
+                for uid, item in response.items():
+                    out[int(uid)] = _part(int(uid), section, item, sizes.get(int(uid), 0))
+        return out
+
+
+@dataclass(frozen=True)
+class Envelope:
+    uid: int
+    internaldate: datetime | None
+    size: int
+    headers: bytes
+    structure: Any
+
+
+@dataclass(frozen=True)
+class Part:
+    mime: bytes | None  # the part's own MIME header; None for a single-part mail
+    body: bytes
+    truncated: bool
+
+
+ENVELOPE_BUDGET = 64 * 1024  # header fields and structure of one message, generously
+ENVELOPE_PIPELINE_BUDGET = 4 * RESPONSE_BUDGET_BYTES  # SEARCH + FETCH $: count unknown ahead
+
+
+@contextmanager
+def _corked(imap: imaplib.IMAP4) -> Iterator[None]:
+    """Collect what imaplib sends inside the block and write it at once at the end."""
+    pending: list[bytes] = []
+    own = imap.__dict__.get("send")  # a wrapper set on this instance (tests), if any
+    send = imap.send
+    imap.__dict__["send"] = pending.append
+    try:
+        yield
+    finally:
+        if own is None:
+            del imap.__dict__["send"]
+        else:
+            imap.__dict__["send"] = own
+        if pending:
+            send(b"".join(pending))
+
+
+def _criteria_bytes(sender: str, since: date, min_uid: int | None) -> list[bytes]:
+    """The search, as IMAP atoms and quoted strings (no 8-bit: no literals needed)."""
+    terms = [b"SINCE", since.strftime("%d-%b-%Y").encode("ascii")]
+    terms += [b"OR", b"FROM", _quoted(sender), b"FROM", b"secop"]
+    if min_uid is not None:
+        terms = [b"UID", f"{min_uid}:*".encode("ascii"), *terms]
+    return terms
+
+
+def _quoted(text: str) -> bytes:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'.encode("ascii", "replace")
+
+
+def _header_fields_item() -> str:
+    return f"BODY.PEEK[HEADER.FIELDS ({' '.join(parts.HEADER_FIELDS)})]"
+
+
+def _envelope_items() -> str:
+    return f"(INTERNALDATE RFC822.SIZE BODYSTRUCTURE {_header_fields_item()})"
+
+
+def _batches(
+    wanted: Sequence[tuple[int, parts.Leaf]],
+) -> Iterator[tuple[str, list[tuple[int, parts.Leaf]]]]:
+    by_section: dict[str, list[tuple[int, parts.Leaf]]] = {}
+    for uid, leaf in wanted:
+        by_section.setdefault(leaf.section, []).append((uid, leaf))
+    for section, items in sorted(by_section.items()):
+        batch: list[tuple[int, parts.Leaf]] = []
+        total = 0
+        for uid, leaf in items:
+            size = min(leaf.size, MAX_MESSAGE_BYTES)
+            if batch and total + size > RESPONSE_BUDGET_BYTES:
+                yield section, batch
+                batch, total = [], 0
+            batch.append((uid, leaf))
+            total += size
+        if batch:
+            yield section, batch
+
+
+def _part_items(section: str) -> list[str]:
+    body = f"BODY.PEEK[{section}]<0.{MAX_MESSAGE_BYTES}>"
+    if section == parts.WHOLE_BODY:
+        return [body]
+    return [f"BODY.PEEK[{section}.MIME]", body]
+
+
+def _item(item: dict[bytes, Any], prefix: bytes) -> Any:
+    """A FETCH item by the start of its name (servers echo names in their own spelling)."""
+    for key, value in item.items():
+        if isinstance(key, bytes) and key.upper().startswith(prefix):
+            return value
+    return None
+
+
+def _bytes_item(uid: int, value: Any, what: str) -> bytes:
+    if value is None:
+        return b""
+    if not isinstance(value, bytes):  # e.g. a number: never ``bytes(n)``
+        raise ValueError(f"{what} of UID {uid} is a {type(value).__name__}")
+    return value
+
+
+def _envelope(uid: int, item: dict[bytes, Any]) -> Envelope:
+    size = item.get(b"RFC822.SIZE")
+    if size is not None and not isinstance(size, int):
+        raise ValueError(f"RFC822.SIZE of UID {uid} is not a number")
+    internal = item.get(b"INTERNALDATE")
+    return Envelope(
+        uid=int(uid),
+        internaldate=internal if isinstance(internal, datetime) else None,
+        size=size or 0,
+        headers=_bytes_item(uid, _item(item, b"BODY[HEADER.FIELDS"), "header"),
+        structure=item.get(b"BODYSTRUCTURE"),
+    )
+
+
+def _part(uid: int, section: str, item: dict[bytes, Any], size: int) -> Part:
+    body = _bytes_item(uid, _item(item, f"BODY[{section}]".encode()), "part")
+    mime = None
+    if section != parts.WHOLE_BODY:
+        mime = _bytes_item(uid, _item(item, f"BODY[{section}.MIME]".encode()), "part header")
+    return Part(mime=mime, body=body, truncated=size > len(body))
 
 
 def _is_change(response: object) -> bool:
@@ -381,6 +584,18 @@ def _login(client: IMAPClient, username: str, password: str) -> None:
         if isinstance(cause, imaplib.IMAP4.abort):
             raise cause from None
         raise
+    _remember_capabilities(client)
+
+
+def _remember_capabilities(client: IMAPClient) -> None:
+    """Cache the capabilities LOGIN's answer carried (``[CAPABILITY ...]``).
+
+    imaplib keeps them among the untagged responses, but EXAMINE flushes
+    those; without caching them now, imapclient would ask again with
+    CAPABILITY before the first SEARCH: one round trip more on every check.
+    No network traffic when the server sent them (otherwise one CAPABILITY).
+    """
+    client.capabilities()
 
 
 def _keepalive(client: IMAPClient) -> IMAPClient:
