@@ -121,15 +121,19 @@ class Background:
 
     def stop(self, timeout: float = 15) -> int:
         import signal
+        import time
 
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # the service dumps its threads to stderr
+            time.sleep(1)
             self.proc.kill()
             self.proc.wait()
-            raise
+            self._reader.join(5)
+            raise AssertionError("did not stop:\n" + "\n".join(self.lines)) from None
 
     def communicate(self, timeout: float) -> tuple[int, str]:
         out, _ = self.proc.communicate(timeout=timeout)

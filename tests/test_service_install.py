@@ -28,7 +28,7 @@ import pytest
 
 from tests import cliutil
 from tests.conftest import in_ci
-from watcher import cli, render
+from watcher import cli, servicerender
 from watcher import servicefiles as sf
 from watcher.commands import service
 from watcher.exitcodes import ExitCode
@@ -540,7 +540,7 @@ def test_missing_service_manager_leaves_the_file_and_says_how(
     change = outcome.data
     assert change.action == "installed_inactive"
     assert Path(change.path).is_file()
-    text = render.service_change_text(change, "en")
+    text = servicerender.service_change_text(change, "en")
     assert "not found" in text
     assert ("launchctl bootstrap gui/501" if platform == "darwin" else "schtasks /Create") in text
     status = service.run(args_for("service", "status"), host)

@@ -42,6 +42,7 @@ from watcher.state import Announced, Cursor, State, StateStore, link_key
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+STOP_WAIT = 5.0  # longest wait for the worker threads when stopping
 RESUME_GAP = 30.0  # wall clock ran this much faster than the monotonic clock: we slept
 
 
@@ -150,8 +151,8 @@ class Service:
 
     # --- lifecycle ------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        """Run until ``stop`` is set (SIGTERM, Ctrl-C)."""
+    def run(self, stop: threading.Event, on_started: Callable[[], None] | None = None) -> None:
+        """Run until ``stop`` is set (SIGTERM, Ctrl-C); ``on_started`` once the threads run."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
         scheduler = BackgroundScheduler(timezone=UTC)
@@ -167,6 +168,8 @@ class Service:
         self._checker.start()
         self.request_check()
         scheduler.start()
+        if on_started is not None:
+            on_started()
         try:
             stop.wait()
         finally:
@@ -174,14 +177,18 @@ class Service:
             self.stop()
 
     def stop(self) -> None:
+        """Stop within a few seconds: interrupt IDLE, let a running check end, close."""
+        started = time.monotonic()
         self._stopping.set()
         self._wanted.set()
-        for idler in self._idlers.values():
+        idlers = list(self._idlers.values())
+        for idler in idlers:
             idler.stop()
-        self._checker.join(timeout=10)
-        for idler in self._idlers.values():
-            idler.join(timeout=5)
+        self._checker.join(timeout=STOP_WAIT)
+        for idler in idlers:
+            idler.join(timeout=max(0.1, STOP_WAIT - (time.monotonic() - started)))
         self.notifier.close()
+        log.info("stopped in %.1f s", time.monotonic() - started)
 
     def request_check(self, reason: str = "") -> None:
         if reason:

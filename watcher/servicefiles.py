@@ -19,10 +19,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape as _html_escape
 from pathlib import Path
 from string import Template
 from typing import Any
-from xml.sax.saxutils import escape
 
 from watcher import paths
 from watcher.errors import UserError
@@ -177,6 +177,12 @@ def template_text(platform: str) -> str:
         if candidate.is_file():
             return candidate.read_text(encoding="utf-8")
     raise FileNotFoundError(f"service template {name} not found beside {here}")
+
+
+def escape(value: str) -> str:
+    """XML text escaping (``&``, ``<``, ``>``), as ``xml.sax.saxutils.escape`` does,
+    without importing ``urllib.request`` at start-up."""
+    return _html_escape(value, quote=False)
 
 
 def render(

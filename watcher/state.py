@@ -22,8 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from watcher import paths
 
 log = logging.getLogger(__name__)
@@ -85,6 +83,8 @@ class State:
 class StateStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths.state_dir() / STATE_FILE
+        from filelock import FileLock  # imported on first use: start-up stays fast
+
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT, mode=0o600)
 
     def read(self) -> State:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from watcher.check import run_check
 from watcher.commands import Outcome, load_config
-from watcher.credentials import get_password
 from watcher.exitcodes import ExitCode
-from watcher.imap import ImapSession
 
 HELP = "revisa ahora la bandeja y el spam / check inbox and spam now"
 
@@ -21,6 +18,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
+    # Imported here, not at start-up: `secop-watcher --help` stays fast.
+    from watcher.check import run_check
+    from watcher.credentials import get_password
+    from watcher.imap import ImapSession
+
     config = load_config(args)
 
     def connect() -> ImapSession:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import threading
@@ -10,9 +11,7 @@ from types import FrameType
 
 from watcher import i18n
 from watcher.commands import Outcome, load_config
-from watcher.credentials import get_password
 from watcher.exitcodes import ExitCode
-from watcher.imap import ImapSession
 
 HELP = "servicio: avisa cuando llega un enlace / service: notify when a link arrives"
 log = logging.getLogger(__name__)
@@ -35,11 +34,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     # Imported here: the notification stack is heavy and only the service needs it.
+    from watcher.credentials import get_password
+    from watcher.imap import ImapSession
     from watcher.notify import build_notifier
     from watcher.service import Service, password_fingerprint
 
     config = load_config(args)
     service: Service
+    # Only the main thread may take SIGTERM/SIGINT: delivered to a worker thread, the
+    # signal would leave the main thread asleep in its wait and the service would not
+    # stop. Worker threads inherit the blocked mask; the main thread unblocks it.
+    _block_stop_signals(signal.SIG_BLOCK)
 
     def open_session() -> ImapSession:
         return ImapSession.open(service.config.imap, get_password(service.config.imap))
@@ -61,6 +66,8 @@ def run(args: argparse.Namespace) -> Outcome:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: where is each thread? (stderr)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     mode = "IMAP IDLE" if not args.no_idle else "poll"
     log.warning(
         i18n.t(
@@ -71,5 +78,10 @@ def run(args: argparse.Namespace) -> Outcome:
             seconds=config.watch.poll_seconds,
         )
     )
-    service.run(stop)
+    service.run(stop, on_started=lambda: _block_stop_signals(signal.SIG_UNBLOCK))
     return Outcome(None, ExitCode.FOUND)
+
+
+def _block_stop_signals(how: int) -> None:
+    if hasattr(signal, "pthread_sigmask"):  # POSIX; Windows delivers Ctrl-C to the main thread
+        signal.pthread_sigmask(how, {signal.SIGTERM, signal.SIGINT})

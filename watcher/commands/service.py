@@ -96,6 +96,8 @@ class Host:
 
 
 def run(args: argparse.Namespace, host: Host | None = None) -> Outcome:
+    from watcher import servicerender  # noqa: F401 - registers how the results are shown
+
     host = host or Host.current()
     if args.service_action == "install":
         return install(host, args.config, args.lang)

@@ -14,13 +14,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watcher import credentials, i18n, paths, providers
 from watcher.commands import Outcome
 from watcher.config import SECURITY_PORTS, ImapConfig
 from watcher.errors import ConfigError, CredentialsError, UnsupportedAccount
-from watcher.imap import Folder, ImapSession, choose_folders
 from watcher.providers import Provider
+
+if TYPE_CHECKING:
+    from watcher.imap import Folder
 
 HELP = "configura la cuenta de correo / set up the mail account"
 
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> Outcome:
     target = paths.config_file(args.config)
     if target.exists() and not args.force:
         raise ConfigError(str(target), [], key="error.config_exists")
+    from watcher.imap import ImapSession, choose_folders  # not at start-up
+
     imap, password = _gather(args, lang, input, getpass.getpass)
     _echo(i18n.t("setup.trying", lang, host=imap.host, port=imap.port))
     with ImapSession.open(imap, password) as session:

@@ -9,46 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
-import time
 import webbrowser
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from watcher import i18n, render
-from watcher.check import scan_new
-from watcher.choosing import choose
+from watcher import i18n
 from watcher.commands import Outcome, load_config
-from watcher.config import Config
-from watcher.credentials import get_password
-from watcher.errors import UsageError, UserError
+from watcher.errors import UsageError
 from watcher.exitcodes import ExitCode
-from watcher.idle import FolderIdler
-from watcher.imap import Folder, ImapSession, choose_folders
-from watcher.model import Found, Link
-from watcher.render import local, suspicious_line
-from watcher.state import Cursor
 
 HELP = "espera el correo que acaba de pedir / wait for the mail you just requested"
-POLL_WITHOUT_IDLE = 5.0
-POLL_WITH_IDLE = 30.0
-
-
-@dataclass
-class WaitResult:
-    link: Link | None
-    folders: list[str]
-    started: datetime
-    waited_seconds: float
-    notes: list[str] = field(default_factory=list)
-
-
-@render.render.register
-def _(data: WaitResult, *, as_json: bool, lang: str, config: Config | None) -> str:
-    if as_json:
-        return render.wait_json(data.link, data.folders, data.waited_seconds)
-    return render.wait_text(data.link, data.notes, lang)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,6 +61,11 @@ def parse_since(value: str, now: datetime) -> datetime:
 
 
 def run(args: argparse.Namespace) -> Outcome:
+    # Imported here, not at start-up: `secop-watcher --help` stays fast.
+    from watcher.credentials import get_password
+    from watcher.imap import ImapSession
+    from watcher.waiting import Waiter
+
     config = load_config(args)
     now = datetime.now(UTC)
     since = parse_since(args.since, now) if args.since else None
@@ -112,104 +86,3 @@ def run(args: argparse.Namespace) -> Outcome:
         copied = clipboard.copy(result.link.url)
         result.notes.append(i18n.t("wait.copied" if copied else "wait.copy_failed", args.lang))
     return Outcome(result, ExitCode.FOUND, config)
-
-
-class Waiter:
-    def __init__(
-        self,
-        config: Config,
-        open_session: Callable[[], ImapSession],
-        *,
-        since: datetime | None,
-        lang: str,
-    ) -> None:
-        self.config = config
-        self._open = open_session
-        self.since = since
-        self.lang = lang
-        self._arrived = threading.Event()
-        self._warned: set[str] = set()
-
-    def wait(self, timeout: float) -> WaitResult:
-        started = datetime.now(UTC)
-        deadline = time.monotonic() + timeout
-        session = self._open()
-        idlers: list[FolderIdler] = []
-        try:
-            folders, cursors = self._start(session)
-            idle = session.supports_idle()
-            if idle:
-                idlers = [self._idler(f.name) for f in folders]
-            self._progress(folders, deadline, idle)
-            while True:
-                link = self._look(session, folders, cursors)
-                remaining = deadline - time.monotonic()
-                if link is not None or remaining <= 0:
-                    return WaitResult(
-                        link,
-                        [f.name for f in folders],
-                        started,
-                        (datetime.now(UTC) - started).total_seconds(),
-                    )
-                poll = POLL_WITH_IDLE if idle else POLL_WITHOUT_IDLE
-                self._arrived.wait(min(poll, remaining))
-                self._arrived.clear()
-        finally:
-            for idler in idlers:
-                idler.stop()
-            session.close()
-
-    def _start(self, session: ImapSession) -> tuple[list[Folder], dict[str, Cursor | None]]:
-        folders = choose_folders(session.listing(), self.config.imap.folders)
-        cursors: dict[str, Cursor | None] = {}
-        for folder in folders:
-            info = session.examine(folder.name)
-            uidnext = int(info.get(b"UIDNEXT", 0) or 0)
-            validity = int(info.get(b"UIDVALIDITY", 0) or 0)
-            # With --since, older mail counts too: scan everything once.
-            cursors[folder.name] = None if self.since else Cursor(validity, max(0, uidnext - 1))
-        return folders, cursors
-
-    def _idler(self, folder: str) -> FolderIdler:
-        idler = FolderIdler(folder, self._open, self._on_push, self._idle_failed)
-        idler.start()
-        return idler
-
-    def _on_push(self, _folder: str) -> None:
-        self._arrived.set()
-
-    def _idle_failed(self, _error: UserError) -> None:
-        self._arrived.set()  # the next look raises the same error, with its message
-
-    def _look(
-        self, session: ImapSession, folders: list[Folder], cursors: dict[str, Cursor | None]
-    ) -> Link | None:
-        now = datetime.now(UTC)
-        found: list[Found] = []
-        for folder in folders:
-            new, cursors[folder.name], _ = scan_new(
-                session, folder, cursors[folder.name], self.config, now
-            )
-            found += [f for f in new if self._in_window(f)]
-        report = choose(
-            found, now=now, max_age=timedelta(hours=self.config.watch.max_link_age_hours)
-        )
-        for s in report.suspicious:
-            key = s.message_id or str(s.received)
-            if key not in self._warned:
-                self._warned.add(key)
-                print(suspicious_line(s, self.lang, self.config.watch.sender), file=sys.stderr)
-        return report.current[0] if report.current else None
-
-    def _in_window(self, found: Found) -> bool:
-        received = found.verdict.received
-        return self.since is None or (received is not None and received >= self.since)
-
-    def _progress(self, folders: list[Folder], deadline: float, idle: bool) -> None:
-        until = local(datetime.now(UTC) + timedelta(seconds=deadline - time.monotonic()))
-        line = i18n.t(
-            "wait.progress", self.lang, folders=", ".join(f.name for f in folders), until=until[-5:]
-        )
-        if not idle:
-            line += " " + i18n.t("wait.progress_poll", self.lang, seconds=f"{POLL_WITHOUT_IDLE:g}")
-        print(line, file=sys.stderr, flush=True)

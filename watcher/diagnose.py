@@ -1,0 +1,347 @@
+"""The checks behind ``secop-watcher doctor``: one checklist a help desk can ask for.
+
+Each line is ✓ or ✗ (or – when an earlier failure makes it pointless), with
+the fix when it fails. It never prints a secret: not the password, not a link.
+Each step runs on its own; a failing step never hides the lines before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import ssl
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from watcher import credentials, i18n, paths, render
+from watcher import imap as imap_mod
+from watcher.commands import Outcome, load_config
+from watcher.config import Config
+from watcher.errors import UserError
+from watcher.exitcodes import ExitCode
+from watcher.imap import ImapSession, choose_folders, translate_errors
+from watcher.state import StateStore
+
+OK, FAIL, SKIP = "ok", "fail", "skip"
+
+
+@dataclass
+class Line:
+    check: str  # i18n key suffix: doctor.check.<check>
+    status: str  # ok | fail | skip
+    detail: str = ""
+    fix: str = ""
+
+
+@dataclass
+class DoctorReport:
+    lines: list[Line] = field(default_factory=list)
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def ok(self) -> bool:
+        return all(line.status != FAIL for line in self.lines)
+
+    def add(self, check: str, status: str, detail: str = "", fix: str = "") -> None:
+        self.lines.append(Line(check, status, detail, fix))
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    lang = args.lang
+    report = DoctorReport()
+    config = _config(args, report, lang)
+    _keyring(report, config, lang)
+    if config is None:
+        _skip(report, "password", "dns", "tcp", "tls", "login", "folders", "idle")
+    else:
+        _mailbox_checks(config, report, lang)
+    _notifications(report, lang)
+    _service(report, lang)
+    _last_check(report, lang)
+    return Outcome(report, ExitCode.FOUND if report.ok else ExitCode.NOT_FOUND, config)
+
+
+def _keyring(report: DoctorReport, config: Config | None, lang: str) -> None:
+    name = credentials.keyring_backend_name()
+    if credentials.keyring_usable():
+        report.add("keyring", OK, name)
+    else:
+        user = config.imap.username if config else "-"
+        report.add("keyring", FAIL, name, i18n.t("error.no_keyring", lang, username=user))
+
+
+def _skip(report: DoctorReport, *checks: str) -> None:
+    for check in checks:
+        report.add(check, SKIP)
+
+
+def _config(args: argparse.Namespace, report: DoctorReport, lang: str) -> Config | None:
+    path = paths.config_file(args.config)
+    try:
+        config = load_config(args)
+    except UserError as e:
+        report.add("config", FAIL, str(path), i18n.error_text(e, lang))
+        return None
+    report.add("config", OK, str(path))
+    return config
+
+
+def _mailbox_checks(config: Config, report: DoctorReport, lang: str) -> None:
+    password = _password(config, report, lang)
+    addresses = _dns(config, report, lang)
+    if not addresses or not _tcp(config, addresses, report, lang):
+        _skip(report, "tls", "login", "folders", "idle")
+        return
+    client = _tls(config, report, lang)
+    if client is None:
+        _skip(report, "login", "folders", "idle")
+        return
+    session = ImapSession(client, config.imap)
+    try:
+        if password is None or not _login(session, password, report, lang):
+            _skip(report, "folders", "idle")
+            return
+        _folders(session, report, lang)
+        _idle(session, report, lang)
+    finally:
+        session.close()
+
+
+def _password(config: Config, report: DoctorReport, lang: str) -> str | None:
+    if os.environ.get(credentials.ENV_PASSWORD):
+        source = credentials.ENV_PASSWORD
+    elif config.imap.password_command:
+        source = "password_command"
+    else:
+        source = "keyring"
+    try:
+        password = credentials.get_password(config.imap)
+    except UserError as e:
+        report.add("password", FAIL, source, i18n.error_text(e, lang))
+        return None
+    report.add("password", OK, i18n.t("doctor.password_from", lang, source=source))
+    return password
+
+
+def _dns(config: Config, report: DoctorReport, lang: str) -> list[str]:
+    host, port = config.imap.host, config.imap.port
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        report.add("dns", FAIL, host, i18n.t("error.dns", lang, host=host, port=port))
+        return []
+    addresses = sorted({str(info[4][0]) for info in infos})
+    report.add("dns", OK, f"{host} → {', '.join(addresses)}")
+    return addresses
+
+
+def _tcp(config: Config, addresses: list[str], report: DoctorReport, lang: str) -> bool:
+    port = config.imap.port
+    started = time.monotonic()
+    try:
+        with socket.create_connection(
+            (config.imap.host, port), timeout=config.imap.timeout_seconds
+        ):
+            pass
+    except OSError as e:
+        report.add("tcp", FAIL, f"{config.imap.host}:{port}", _tcp_fix(config, e, lang))
+        return False
+    ms = (time.monotonic() - started) * 1000
+    report.add("tcp", OK, f"{config.imap.host}:{port} ({ms:.0f} ms)")
+    return True
+
+
+def _tcp_fix(config: Config, error: OSError, lang: str) -> str:
+    where = {"host": config.imap.host, "port": config.imap.port}
+    if isinstance(error, ConnectionRefusedError):
+        return i18n.t("error.refused", lang, **where)
+    if isinstance(error, TimeoutError):
+        return i18n.t("error.timeout", lang, seconds=config.imap.timeout_seconds, **where)
+    return i18n.t("error.connection", lang, reason=error.strerror or str(error), **where)
+
+
+def _tls(config: Config, report: DoctorReport, lang: str) -> Any | None:
+    try:
+        with translate_errors(config.imap):
+            client = imap_mod._connect(config.imap)
+    except UserError as e:
+        report.add("tls", FAIL, config.imap.security, i18n.error_text(e, lang))
+        return None
+    cert = client.socket().getpeercert() or {}
+    report.add("tls", OK, _describe_cert(cert, config, lang))
+    return client
+
+
+def _describe_cert(cert: dict[str, Any], config: Config, lang: str) -> str:
+    subject = dict(x[0] for x in cert.get("subject", ()) if x)
+    issuer = dict(x[0] for x in cert.get("issuer", ()) if x)
+    expires = cert.get("notAfter")
+    when = (
+        datetime.fromtimestamp(ssl.cert_time_to_seconds(expires), UTC).strftime("%Y-%m-%d")
+        if expires
+        else "?"
+    )
+    return i18n.t(
+        "doctor.cert",
+        lang,
+        security=config.imap.security,
+        subject=subject.get("commonName", "?"),
+        issuer=issuer.get("commonName", issuer.get("organizationName", "?")),
+        expires=when,
+    )
+
+
+def _login(session: ImapSession, password: str, report: DoctorReport, lang: str) -> bool:
+    try:
+        with translate_errors(session.config):
+            session.client.login(session.config.username, password)
+    except UserError as e:
+        report.add("login", FAIL, session.config.username, i18n.error_text(e, lang))
+        return False
+    report.add("login", OK, session.config.username)
+    return True
+
+
+def _folders(session: ImapSession, report: DoctorReport, lang: str) -> None:
+    try:
+        folders = choose_folders(session.listing(), session.config.folders)
+    except UserError as e:
+        report.add("folders", FAIL, "", i18n.error_text(e, lang))
+        return
+    spam = [f for f in folders if f.spam]
+    names = ", ".join(f.name for f in folders)
+    if not spam:
+        report.add("folders", FAIL, names, i18n.t("notice.no_spam_folder", lang))
+        return
+    how = "; ".join(
+        i18n.t("doctor.spam", lang, folder=f.name, how=i18n.t(f"setup.how.{f.how}", lang))
+        for f in spam
+    )
+    report.add("folders", OK, f"{names} — {how}")
+
+
+def _idle(session: ImapSession, report: DoctorReport, lang: str) -> None:
+    try:
+        supported = session.supports_idle()
+    except UserError as e:
+        report.add("idle", FAIL, "", i18n.error_text(e, lang))
+        return
+    if supported:
+        report.add("idle", OK, "IDLE")
+    else:
+        report.add("idle", FAIL, "", i18n.t("doctor.no_idle", lang))
+
+
+def _notifications(report: DoctorReport, lang: str) -> None:
+    if sys.platform != "linux":
+        report.add("notifications", OK, i18n.t("doctor.native", lang))
+        return
+    from dbus_fast.errors import DBusError
+
+    try:
+        name = notification_server_name()
+    except (OSError, TimeoutError, ValueError, RuntimeError, DBusError) as e:
+        report.add("notifications", FAIL, type(e).__name__, i18n.t("doctor.no_notify", lang))
+        return
+    report.add("notifications", OK, name)
+
+
+def notification_server_name(timeout: float = 3.0) -> str:
+    """Ask the session bus which notification server runs (GetServerInformation)."""
+    import asyncio
+
+    from dbus_fast import Message, MessageType
+    from dbus_fast.aio import MessageBus
+
+    async def ask() -> str:
+        bus = await MessageBus().connect()
+        try:
+            reply = await bus.call(
+                Message(
+                    destination="org.freedesktop.Notifications",
+                    path="/org/freedesktop/Notifications",
+                    interface="org.freedesktop.Notifications",
+                    member="GetServerInformation",
+                )
+            )
+        finally:
+            bus.disconnect()
+        if reply is None or reply.message_type != MessageType.METHOD_RETURN:
+            raise RuntimeError("no notification server on the session bus")
+        name, vendor, version, _spec = reply.body
+        return f"{name} {version} ({vendor})"
+
+    async def bounded() -> str:
+        return await asyncio.wait_for(ask(), timeout)
+
+    return asyncio.run(bounded())
+
+
+def _service(report: DoctorReport, lang: str) -> None:
+    from watcher.commands import service
+
+    try:
+        status = service.status(service.Host.current()).data
+    except UserError as e:
+        report.add("service", FAIL, "", i18n.error_text(e, lang))
+        return
+    if status.ok:
+        report.add("service", OK, status.path)
+    elif status.installed:
+        report.add(
+            "service",
+            FAIL,
+            f"{status.path}: {status.running}",
+            i18n.t("doctor.service_not_running", lang),
+        )
+    else:
+        report.add("service", FAIL, "", i18n.t("doctor.service_missing", lang))
+
+
+def _last_check(report: DoctorReport, lang: str) -> None:
+    state = StateStore().read()
+    if state.last_error:
+        report.add(
+            "last_check",
+            FAIL,
+            state.last_success or "-",
+            f"{state.last_error.get('at', '')}: {state.last_error.get('message', '')}",
+        )
+    elif state.last_success:
+        report.add("last_check", OK, render.local(datetime.fromisoformat(state.last_success)))
+    else:
+        report.add("last_check", SKIP, i18n.t("doctor.never", lang))
+
+
+MARKS = {OK: "✓", FAIL: "✗", SKIP: "–"}
+
+
+@render.render.register
+def _(data: DoctorReport, *, as_json: bool, lang: str, config: Config | None) -> str:
+    if as_json:
+        return json.dumps(
+            {
+                "ok": data.ok,
+                "checked_at": render.iso(data.checked_at),
+                "checks": [asdict(line) for line in data.lines],
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    out = [f"secop-watcher doctor — {render.local(data.checked_at)}"]
+    for line in data.lines:
+        label = i18n.t(f"doctor.check.{line.check}", lang)
+        text = (
+            f"{MARKS[line.status]} {label}: {line.detail}"
+            if line.detail
+            else (f"{MARKS[line.status]} {label}")
+        )
+        out.append(text)
+        if line.status == FAIL and line.fix:
+            out += [f"    → {part}" for part in line.fix.splitlines()]
+    return "\n".join(out)
