@@ -29,8 +29,8 @@ import pytest
 from tests import cliutil
 from tests.conftest import in_ci
 from watcher import cli, servicerender
+from watcher import servicectl as service
 from watcher import servicefiles as sf
-from watcher.commands import service
 from watcher.exitcodes import ExitCode
 from watcher.state import StateStore
 

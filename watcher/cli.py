@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from watcher import __version__, i18n, logsetup, render
+from watcher import __version__, i18n
 from watcher.commands import Outcome
 from watcher.errors import UserError
 from watcher.exitcodes import ExitCode
@@ -53,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lang = i18n.pick(args.lang)
     args.lang = lang
+    from watcher import logsetup  # after parsing: `--help` and `--version` never need it
+
     log_file = logsetup.configure(
         args.verbose - args.quiet, show_links=getattr(args, "show_links", False)
     )
@@ -79,6 +81,8 @@ def _print(outcome: Outcome, args: argparse.Namespace, lang: str) -> None:
     if outcome.data is None:
         return
     as_json = bool(getattr(args, "json", False))
+    from watcher import render
+
     text = render.render(outcome.data, as_json=as_json, lang=lang, config=outcome.config)
     if text:
         sys.stdout.write(text + "\n")

@@ -8,8 +8,6 @@ keys that could hold secrets.
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +149,8 @@ REQUIRED = {("imap", "host"), ("imap", "username")}
 
 def load(path: Path) -> Config:
     """Read and validate ``path``; raise :class:`ConfigError` listing every problem."""
+    import tomllib  # imported when a config is read, not at start-up
+
     if not path.is_file():
         raise ConfigError(str(path), [], key="error.config_missing")
     try:
@@ -196,6 +196,8 @@ def _validate_section(section: str, values: dict[str, Any]) -> list[Problem]:
 
 
 def _close(word: str, choices: dict[str, Any]) -> dict[str, Any]:
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1)
     return {"suggestion": close[0] if close else ""}
 

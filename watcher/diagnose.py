@@ -283,7 +283,7 @@ def notification_server_name(timeout: float = 3.0) -> str:
 
 
 def _service(report: DoctorReport, lang: str) -> None:
-    from watcher.commands import service
+    from watcher import servicectl as service
 
     try:
         status = service.status(service.Host.current()).data

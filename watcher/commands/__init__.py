@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watcher import config as config_mod
 from watcher import paths
-from watcher.config import Config
 from watcher.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from watcher.config import Config
 
 
 @dataclass(frozen=True)
@@ -20,4 +21,6 @@ class Outcome:
 
 
 def load_config(args: argparse.Namespace) -> Config:
+    from watcher import config as config_mod  # tomllib and friends: not for `--help`
+
     return config_mod.load(paths.config_file(args.config))

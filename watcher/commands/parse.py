@@ -11,7 +11,6 @@ from watcher.config import DEFAULT_SENDER, Config
 from watcher.errors import InputError
 from watcher.exitcodes import ExitCode
 from watcher.model import Kind
-from watcher.render import ParsedFile, ParsedFiles
 
 HELP = "analiza correos guardados (.eml) / parse saved .eml files"
 
@@ -33,6 +32,7 @@ def config_for(args: argparse.Namespace) -> Config | None:
 def run(args: argparse.Namespace) -> Outcome:
     from watcher.authresults import DEFAULT_TRUSTED_AUTHSERV_IDS  # heavy: not at start-up
     from watcher.parsing import parse_message
+    from watcher.render import ParsedFile, ParsedFiles
 
     config = config_for(args)
     sender = config.watch.sender if config else DEFAULT_SENDER
