@@ -81,6 +81,9 @@ def check_json(config: Path, password: str, *extra: str) -> tuple[int, dict[str,
     return done.returncode, data, done.stderr
 
 
+RUNNING: list[Background] = []  # killed after each test (tests/conftest.py), even on failure
+
+
 class Background:
     """The installed CLI running in the background, its stderr read line by line."""
 
@@ -96,6 +99,7 @@ class Background:
             text=True,
             env=full_env,
         )
+        RUNNING.append(self)
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -43,6 +43,18 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.delenv("LC_ALL", raising=False)
     monkeypatch.delenv("LC_MESSAGES", raising=False)
     yield home
+    _kill_leftover_processes()
+
+
+def _kill_leftover_processes() -> None:
+    """A test that failed before stopping its service must not leave it running."""
+    from tests.cliutil import RUNNING
+
+    while RUNNING:
+        proc = RUNNING.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 # --------------------------------------------------------------------------
