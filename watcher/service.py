@@ -42,6 +42,8 @@ from watcher.state import Announced, Cursor, State, StateStore, link_key
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+SESSION_MAX_IDLE = 300.0  # seconds a kept connection may sit unused before a new one
+IDLE_FULL_CHECK = 600.0  # with IDLE on every folder, a full check this often is enough
 STOP_WAIT = 5.0  # longest wait for the worker threads when stopping
 RESUME_GAP = 30.0  # wall clock ran this much faster than the monotonic clock: we slept
 
@@ -146,6 +148,12 @@ class Service:
         self._last_tick = (time.time(), time.monotonic())
         self._error_logged: str | None = None
         self.checks = 0  # completed checks, for tests and status
+        self._session: ImapSession | None = None  # the checker's connection, kept
+        self._pending: set[str] | None = None  # folders to check; None = all
+        self._pending_lock = threading.Lock()
+        self._last_full_check = float("-inf")
+        self._session_used = float("-inf")
+        self._session_stale = False
         self._last_check_ok = False
         self._checker = threading.Thread(target=self._check_loop, name="checker", daemon=True)
 
@@ -185,15 +193,35 @@ class Service:
         for idler in idlers:
             idler.stop()
         self._checker.join(timeout=STOP_WAIT)
+        if not self._checker.is_alive():
+            self._drop_session()
         for idler in idlers:
             idler.join(timeout=max(0.1, STOP_WAIT - (time.monotonic() - started)))
         self.notifier.close()
         log.info("stopped in %.1f s", time.monotonic() - started)
 
-    def request_check(self, reason: str = "") -> None:
+    def request_check(self, reason: str = "", folder: str | None = None) -> None:
+        """Ask for a check of ``folder`` (a push from its IDLE), or of every folder."""
         if reason:
             log.debug("check requested: %s", reason)
+        with self._pending_lock:
+            if folder is None:
+                self._pending = None
+            elif self._pending is not None:
+                self._pending.add(folder)
         self._wanted.set()
+
+    def _take_pending(self) -> set[str] | None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, set()
+        return pending
+
+    def _give_back(self, folders: set[str] | None) -> None:
+        with self._pending_lock:
+            if folders is None or self._pending is None:
+                self._pending = None
+            else:
+                self._pending |= folders
 
     # --- the poll job -----------------------------------------------------------
 
@@ -205,10 +233,20 @@ class Service:
             log.info("the clock jumped (resume from suspend?): reconnecting")
             for idler in self._idlers.values():
                 idler.reconnect()
+            self._session_stale = True
+            self.request_check("resume")
+            return
         if self._paused_on is not None:
             self._maybe_resume()
             return
+        if self._idle_covers_all() and mono - self._last_full_check < IDLE_FULL_CHECK:
+            return  # IDLE reports arrivals; no need to open the mailbox (no wake-ups)
         self.request_check("poll")
+
+    def _idle_covers_all(self) -> bool:
+        return bool(self._idlers) and all(
+            i.connected.is_set() and i.is_alive() for i in self._idlers.values()
+        )
 
     # --- checks -----------------------------------------------------------------
 
@@ -224,34 +262,44 @@ class Service:
             if self._paused_on is not None:
                 delay = None
                 continue
-            if self._guarded_check():
+            only = self._take_pending()
+            if self._guarded_check(only):
                 retry.reset()
                 delay = None
             else:
+                self._give_back(only)  # the retry checks what this check could not
                 delay = retry.next()
                 log.info("next attempt in %.0f s", delay)
 
-    def _guarded_check(self) -> bool:
+    def _guarded_check(self, only: set[str] | None = None) -> bool:
         """One check; False when it failed. A bug must not end the service: log it, go on."""
         try:
-            self.check_once()
+            self.check_once(only)
         except Exception:  # the checker thread's last line of defence (logged in full)
             log.exception("internal error during a check; the next check will try again")
             return False
         return self._last_check_ok
 
-    def check_once(self) -> list[Link]:
-        """One incremental check; announces what is new. Never raises a UserError."""
+    def check_once(self, only: set[str] | None = None) -> list[Link]:
+        """One incremental check (of ``only`` those folders, or all); announces what is new.
+
+        Never raises a UserError. The connection is kept for the next check
+        (a push then costs a few round trips, not a new TLS session and login).
+        """
         now = self.clock()
         self._last_check_ok = False
         try:
-            found, cursors = self._scan(now)
+            found, cursors = self._scan_retrying_once(now, only)
         except (AuthError, CredentialsError) as e:
+            self._drop_session()
             self._pause(e, now)
             return []
         except UserError as e:
+            self._drop_session()
             self._record_error(e, now)
             return []
+        if only is None:
+            self._last_full_check = time.monotonic()
         self._last_check_ok = True
         report = choose(found, now=now, max_age=self.announcer.max_age)
         with self.store.update() as state:
@@ -266,21 +314,63 @@ class Service:
         self._ensure_idlers()
         return new
 
-    def _scan(self, now: datetime) -> tuple[list[Found], dict[str, Cursor]]:
+    def _scan(self, now: datetime, only: set[str] | None) -> tuple[list[Found], dict[str, Cursor]]:
         state = self.store.read()
         found: list[Found] = []
         cursors: dict[str, Cursor] = {}
-        with self._open() as session:
-            self._folders = choose_folders(session.listing(), self.config.imap.folders)
-            idle_ok = self.use_idle and session.supports_idle()
-            for folder in self._folders:
-                new, cursor, _notices = scan_new(
-                    session, folder, state.folders.get(folder.name), self.config, now
-                )
-                found += new
-                cursors[folder.name] = cursor
-        self._idle_supported = idle_ok
+        session = self._checker_session()
+        for folder in self._folders:
+            if only is not None and folder.name not in only:
+                continue
+            new, cursor, _notices = scan_new(
+                session, folder, state.folders.get(folder.name), self.config, now
+            )
+            found += new
+            cursors[folder.name] = cursor
         return found, cursors
+
+    def _scan_retrying_once(
+        self, now: datetime, only: set[str] | None
+    ) -> tuple[list[Found], dict[str, Cursor]]:
+        """A kept connection may have died quietly: then once more on a fresh one."""
+        reused = self._session is not None
+        try:
+            return self._scan(now, only)
+        except (AuthError, CredentialsError):
+            raise
+        except UserError as e:
+            if not reused:
+                raise
+            log.info("the kept connection failed (%s); reconnecting", e.key)
+            self._drop_session()
+            return self._scan(now, only)
+
+    def _checker_session(self) -> ImapSession:
+        """The checker's own connection, opened (and the folders listed) when needed.
+
+        Kept between checks, but not longer than :data:`SESSION_MAX_IDLE` unused
+        (servers log idle clients out) nor across a suspend.
+        """
+        idle_for = time.monotonic() - self._session_used
+        if self._session is not None and (self._session_stale or idle_for > SESSION_MAX_IDLE):
+            self._drop_session()
+        self._session_stale = False
+        self._session_used = time.monotonic()
+        if self._session is None:
+            session = self._open()
+            try:
+                self._folders = choose_folders(session.listing(), self.config.imap.folders)
+                self._idle_supported = self.use_idle and session.supports_idle()
+            except BaseException:
+                session.close()
+                raise
+            self._session = session
+        return self._session
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def _record_error(self, e: UserError, now: datetime) -> None:
         message = error_text(e, "en")
@@ -351,7 +441,7 @@ class Service:
                 idler.start()
 
     def _on_push(self, folder: str) -> None:
-        self.request_check(f"push from {folder}")
+        self.request_check(f"push from {folder}", folder)
 
 
 def password_fingerprint(get: Callable[[], str]) -> Callable[[], str]:
