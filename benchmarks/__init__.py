@@ -1,0 +1,1 @@
+"""The performance benchmark of secop-watcher (issue 5): see benchmarks/README.md."""
