@@ -104,3 +104,38 @@ def test_corrupt_state_is_rebuilt_not_a_crash(tmp_path: Path) -> None:
         state.record_success(NOW)
     assert store.read().last_success == NOW.isoformat(timespec="seconds")
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_mail_dates_in_colombian_time_still_replace_the_older_link(tmp_path: Path) -> None:
+    """Dates carry the sender's offset (-05:00): comparing them as text would hide B."""
+    from datetime import timezone
+
+    bogota = timezone(timedelta(hours=-5))
+    store = StateStore(tmp_path / "state.json")
+    rec = Recorder()
+    a = Announcer(rec, "es", timedelta(hours=24))
+    first = Link(
+        "jperez",
+        "https://community.secop.gov.co/A",
+        datetime(2026, 11, 25, 9, 0, tzinfo=bogota),
+        "INBOX",
+        "<a@secop.gov.co>",
+        Status.CURRENT,
+    )
+    second = Link(
+        "jperez",
+        "https://community.secop.gov.co/B",
+        datetime(2026, 11, 25, 9, 5, tzinfo=bogota),
+        "Spam",
+        "<b@secop.gov.co>",
+        Status.CURRENT,
+    )
+    now = datetime(2026, 11, 25, 14, 10, tzinfo=UTC)
+    for link in (first, second):
+        with store.update() as state:
+            a.apply(Report(now, current=[link]), state, now)
+    assert [kind for kind, _ in rec.events] == ["announce", "withdraw", "announce"]
+    assert rec.events[2][1].startswith("jperez:https://community.secop.gov.co/B")
+    with store.update() as state:  # a rescan finds A again: older, stays quiet
+        a.apply(Report(now, current=[first]), state, now)
+    assert len(rec.events) == 3

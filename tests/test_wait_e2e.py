@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests import mailfactory as mf
 from tests.cliutil import Background, run, write_config
 from tests.servers.dovecot import Dovecot
@@ -153,3 +155,11 @@ def test_open_uses_the_browser_and_copy_the_clipboard(
         time.sleep(0.05)
     assert opened.read_text() == mf.reset_url("o")
     assert clipboard_text(env) == mf.reset_url("o")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-3", "1e10", "diez"])
+def test_unusable_timeout_is_a_usage_error(value: str, tmp_path: Path) -> None:
+    done = run("wait", "--timeout", value)
+    assert done.returncode == 2
+    assert "--timeout" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -77,10 +77,9 @@ class FolderIdler(threading.Thread):
                 self._session.interrupt()
 
     def run(self) -> None:
-        first = True
         while not self._stop_event.is_set():
             try:
-                self._serve(announce_gap=not first)
+                self._serve()
             except (AuthError, CredentialsError) as e:
                 self._on_auth_error(e)
                 return  # the service restarts the idlers once the password changes
@@ -92,7 +91,6 @@ class FolderIdler(threading.Thread):
                     "%s: connection lost (%s); retrying in %.0f s", self.folder, e.key, delay
                 )
                 self._stop_event.wait(delay)
-            first = False
 
     def _retry_later(self, why: str) -> None:
         if self._stop_event.is_set():
@@ -101,7 +99,7 @@ class FolderIdler(threading.Thread):
         log.warning("%s: connection lost (%s); retrying in %.0f s", self.folder, why, delay)
         self._stop_event.wait(delay)
 
-    def _serve(self, *, announce_gap: bool) -> None:
+    def _serve(self) -> None:
         session = self._open()
         with self._lock:
             self._session = session
@@ -109,8 +107,8 @@ class FolderIdler(threading.Thread):
             session.examine(self.folder)
             self.backoff.reset()
             self.connected.set()
-            if announce_gap:
-                self._on_change(self.folder)  # mail may have arrived while we were away
+            # Mail may have arrived before IDLE began (or while we were away): look now.
+            self._on_change(self.folder)
             log.info("%s: IDLE connection ready", self.folder)
             while not self._stop_event.is_set():
                 if session.idle_wait(self._renew):

@@ -132,7 +132,9 @@ _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 def _short(e: BaseException) -> str:
     """One line of printable ASCII, cut after :data:`SNIPPET_CHARS` characters (then "…")."""
-    text = _UNPRINTABLE.sub("?", str(e)).strip()
+    from watcher.logsetup import redact  # a server's words may quote a link: keep no token
+
+    text = redact(_UNPRINTABLE.sub("?", str(e)).strip())
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS] + "…"
 
 
@@ -583,8 +585,14 @@ def _login(client: IMAPClient, username: str, password: str) -> None:
             raise imaplib.IMAP4.abort("unexpected response to LOGIN") from None
         if isinstance(cause, imaplib.IMAP4.abort):
             raise cause from None
+        if _TEMPORARY.search(str(e)):
+            # RFC 5530: the server cannot check the password right now; not a wrong one.
+            raise imaplib.IMAP4.abort("temporary login failure") from None
         raise
     _remember_capabilities(client)
+
+
+_TEMPORARY = re.compile(r"\[(UNAVAILABLE|INUSE|LIMIT|SERVERBUG)\]", re.IGNORECASE)
 
 
 def _remember_capabilities(client: IMAPClient) -> None:
@@ -604,6 +612,9 @@ def _keepalive(client: IMAPClient) -> IMAPClient:
         client.socket().setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     except OSError:
         log.debug("keepalive not available")
+    # INTERNALDATE with its own offset: imapclient's default turns it into a naive
+    # local time, which would then be read as UTC (5 h off in Bogotá).
+    client.normalise_times = False
     return client
 
 

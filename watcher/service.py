@@ -84,10 +84,13 @@ class Announcer:
 
     @staticmethod
     def _newer_known(user: str, link: Link, state: State) -> bool:
-        """A rescan may find a link older than one already announced for that user."""
-        stamp = link.received.isoformat(timespec="seconds")
+        """A rescan may find a link older than one already announced for that user.
+
+        Compared as moments, never as text: mail dates carry their sender's offset.
+        """
+        received = link.received.astimezone(UTC).replace(microsecond=0)
         return any(
-            (a.username or "").casefold() == user and a.received > stamp
+            (a.username or "").casefold() == user and _moment(a.received) > received
             for key, a in state.announced.items()
             if not key.startswith("suspicious:")
         )
@@ -100,6 +103,11 @@ class Announcer:
         self.notifier.warn(s, lang=self.lang)
         state.announced[key] = _record(None, s.received or now, s.folder, s.message_id, now)
         log.warning("suspicious mail in %s from %s: %s", s.folder, s.sender, ", ".join(s.reasons))
+
+
+def _moment(stamp: str) -> datetime:
+    moment = datetime.fromisoformat(stamp)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _record(
@@ -231,7 +239,7 @@ class Service:
         self._last_tick = (wall, mono)
         if (wall - last_wall) - (mono - last_mono) > RESUME_GAP:
             log.info("the clock jumped (resume from suspend?): reconnecting")
-            for idler in self._idlers.values():
+            for idler in list(self._idlers.values()):
                 idler.reconnect()
             self._session_stale = True
             self.request_check("resume")
@@ -244,9 +252,8 @@ class Service:
         self.request_check("poll")
 
     def _idle_covers_all(self) -> bool:
-        return bool(self._idlers) and all(
-            i.connected.is_set() and i.is_alive() for i in self._idlers.values()
-        )
+        idlers = list(self._idlers.values())
+        return bool(idlers) and all(i.connected.is_set() and i.is_alive() for i in idlers)
 
     # --- checks -----------------------------------------------------------------
 

@@ -20,11 +20,22 @@ from watcher.exitcodes import ExitCode
 HELP = "espera el correo que acaba de pedir / wait for the mail you just requested"
 
 
+def _minutes(value: str) -> float:
+    """A finite, positive number of minutes (argparse turns the error into exit 2)."""
+    try:
+        minutes = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < minutes <= 24 * 60:  # also rejects nan and inf
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 1440 minutes")
+    return minutes
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("wait", help=HELP, description=HELP)
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_minutes,
         default=10.0,
         metavar="MIN",
         help="minutos de espera (10) / minutes to wait (10)",
