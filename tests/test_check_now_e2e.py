@@ -286,3 +286,38 @@ def test_starttls_refused_when_server_does_not_offer_it(
     )
     assert done.returncode == 7
     assert "no ofrece STARTTLS" in done.stderr
+
+
+def test_an_html_attachment_before_the_body_is_not_taken_for_the_mail(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """Only the text part is fetched: it must be the body, never an attached .html file."""
+    import email
+    import email.policy
+    from email.message import EmailMessage
+
+    genuine = email.message_from_bytes(
+        mf.reset_mail("jperez", url("with-attachment"), date=ago(minutes=4)),
+        policy=email.policy.default,
+    )
+    assert isinstance(genuine, EmailMessage)
+    outer = EmailMessage()
+    for name in ("From", "To", "Subject", "Date", "Message-ID"):
+        outer[name] = genuine[name]
+    outer.make_mixed()
+    attached = EmailMessage()
+    attached.set_content(
+        "<p>Acta adjunta</p>", subtype="html", disposition="attachment", filename="acta.html"
+    )
+    outer.attach(attached)
+    body = EmailMessage()
+    body.make_alternative()
+    for part in genuine.iter_parts():
+        body.attach(part)
+    outer.attach(body)
+    raw = outer.as_bytes(policy=email.policy.SMTP)
+    dovecot.append("jperez", "INBOX", raw, date=ago(minutes=4))
+    cfg = write_config(tmp_path / "c.toml", dovecot)
+    code, data, err = check_json(cfg, dovecot.password("jperez"))
+    assert code == 0, err
+    assert [x["url"] for x in data["current"]] == [url("with-attachment")]

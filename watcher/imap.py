@@ -309,7 +309,7 @@ class ImapSession:
             finally:
                 _set_budget(self.client, RESPONSE_BUDGET_BYTES)
             response = parse_fetch_response(data, self.client.normalise_times, True)
-            envelopes = [_envelope(uid, item) for uid, item in sorted(response.items())]
+            envelopes = _envelopes(response)
         return [e for e in envelopes if min_uid is None or e.uid >= min_uid]
 
     def supports_idle(self) -> bool:
@@ -378,7 +378,7 @@ class ImapSession:
                 response = self.client.fetch(list(uids), items)
             finally:
                 _set_budget(self.client, RESPONSE_BUDGET_BYTES)
-            return [_envelope(uid, item) for uid, item in sorted(response.items())]
+            return [e for e in _envelopes(response) if e.uid in set(uids)]
 
     def fetch_parts(self, wanted: Sequence[tuple[int, parts.Leaf]]) -> dict[int, Part]:
         """Step 2: the one text part of each message (capped), as few FETCHes as possible.
@@ -401,6 +401,8 @@ class ImapSession:
                     _set_budget(self.client, RESPONSE_BUDGET_BYTES)
                 sizes = {uid: leaf.size for uid, leaf in batch}
                 for uid, item in response.items():
+                    if int(uid) not in sizes:
+                        continue  # an unsolicited FETCH (e.g. flags changed by another client)
                     out[int(uid)] = _part(int(uid), section, item, sizes.get(int(uid), 0))
         return out
 
@@ -506,6 +508,14 @@ def _bytes_item(uid: int, value: Any, what: str) -> bytes:
     if not isinstance(value, bytes):  # e.g. a number: never ``bytes(n)``
         raise ValueError(f"{what} of UID {uid} is a {type(value).__name__}")
     return value
+
+
+def _envelopes(response: dict[int, dict[bytes, Any]]) -> list[Envelope]:
+    """Only answers that carry what was asked for: an unsolicited ``* n FETCH (FLAGS ...)``
+    (another client marking mail read) is keyed by sequence number, not UID."""
+    return [
+        _envelope(uid, item) for uid, item in sorted(response.items()) if b"BODYSTRUCTURE" in item
+    ]
 
 
 def _envelope(uid: int, item: dict[bytes, Any]) -> Envelope:

@@ -35,6 +35,7 @@ class Leaf:
     section: str
     mime: str  # e.g. "text/html"
     size: int
+    attachment: bool = False  # Content-Disposition: attachment (the parser skips those too)
 
 
 def leaves(structure: Any, path: tuple[int, ...] = ()) -> Iterator[Leaf]:
@@ -49,7 +50,7 @@ def leaves(structure: Any, path: tuple[int, ...] = ()) -> Iterator[Leaf]:
     subtype = _text(structure[1]).lower() if len(structure) > 1 else ""
     size = structure[6] if len(structure) > 6 and isinstance(structure[6], int) else 0
     section = ".".join(str(p) for p in path) if path else WHOLE_BODY
-    yield Leaf(section, f"{kind}/{subtype}", size)
+    yield Leaf(section, f"{kind}/{subtype}", size, _is_attachment(structure))
 
 
 def text_part(structure: Any) -> Leaf | None:
@@ -57,9 +58,17 @@ def text_part(structure: Any) -> Leaf | None:
     found = list(leaves(structure))
     for wanted in ("text/html", "text/plain"):
         for leaf in found:
-            if leaf.mime == wanted:
+            if leaf.mime == wanted and not leaf.attachment:
                 return leaf
     return None
+
+
+def _is_attachment(structure: Sequence[Any]) -> bool:
+    """The body disposition (RFC 3501 body-ext-1part), wherever this part's fields put it."""
+    return any(
+        isinstance(field, tuple) and field and _text(field[0]).lower() == "attachment"
+        for field in structure[7:]
+    )
 
 
 def _text(value: Any) -> str:
