@@ -134,3 +134,18 @@ def test_resume_from_suspend_reconnects_idle_and_checks(
         idler.stop()
         idler.join(5)
     assert all(not i.is_alive() for i in idlers.values())
+
+
+def test_recheck_finds_a_mail_the_first_search_missed(setup: tuple[Dovecot, Config, Spy]) -> None:
+    """A lagging search index: the cursor already covers a UID that never matched."""
+    server, config, spy = setup
+    inbox = Folder("INBOX", False, "inbox")
+    now = datetime.now(UTC)
+    put(server, "u1", "late")
+    validity = int(spy.session.examine("INBOX")[b"UIDVALIDITY"])
+    counted = Cursor(uidvalidity=validity, highest_uid=1)  # UID 1 counted, not matched
+    found, _, _ = scan_new(spy.session, inbox, counted, config, now)
+    assert found == []  # the incremental check alone never looks back
+    found, cursor, _ = scan_new(spy.session, inbox, counted, config, now, recheck=20)
+    assert [f.verdict.username for f in found] == ["u1"]
+    assert cursor.highest_uid == 1

@@ -54,18 +54,28 @@ def _scan(
 
 
 def scan_new(
-    session: ImapSession, folder: Folder, cursor: Cursor | None, config: Config, now: datetime
+    session: ImapSession,
+    folder: Folder,
+    cursor: Cursor | None,
+    config: Config,
+    now: datetime,
+    recheck: int = 0,
 ) -> tuple[list[Found], Cursor, list[Notice]]:
-    """Only what arrived in ``folder`` since ``cursor`` (all of it after a UIDVALIDITY change)."""
+    """Only what arrived in ``folder`` since ``cursor`` (all of it after a UIDVALIDITY change).
+
+    ``recheck`` also searches again the last so many UIDs below the cursor: a
+    server whose search index lags behind its UIDNEXT (seen with index-based
+    servers) may not have matched a mail the first time it was counted.
+    """
     info = session.examine(folder.name)
     validity = int(info.get(b"UIDVALIDITY", 0) or 0)
     uidnext = int(info.get(b"UIDNEXT", 0) or 0)
     same = cursor is not None and cursor.uidvalidity == validity
-    if cursor is not None and same and 0 < uidnext <= cursor.highest_uid + 1:
+    if cursor is not None and same and 0 < uidnext <= cursor.highest_uid + 1 and not recheck:
         return [], cursor, []  # nothing new: no SEARCH, no FETCH
     if cursor is not None and not same:
         log.info("%s: UIDVALIDITY changed, rescanning the folder", folder.name)
-    min_uid = cursor.highest_uid + 1 if cursor is not None and same else None
+    min_uid = max(1, cursor.highest_uid + 1 - recheck) if cursor is not None and same else None
     since = (now - timedelta(days=config.watch.lookback_days)).date()
     envelopes = session.search_envelopes(config.watch.sender, since, min_uid)
     uids = [e.uid for e in envelopes]

@@ -511,11 +511,19 @@ def _bytes_item(uid: int, value: Any, what: str) -> bytes:
 
 
 def _envelopes(response: dict[int, dict[bytes, Any]]) -> list[Envelope]:
-    """Only answers that carry what was asked for: an unsolicited ``* n FETCH (FLAGS ...)``
-    (another client marking mail read) is keyed by sequence number, not UID."""
-    return [
-        _envelope(uid, item) for uid, item in sorted(response.items()) if b"BODYSTRUCTURE" in item
-    ]
+    """The answers to what was asked. An unsolicited ``* n FETCH (FLAGS ...)`` (another
+    client marking mail read) is skipped; any other answer without the structure asked
+    for is a broken server."""
+    envelopes = []
+    for uid, item in sorted(response.items()):
+        if b"BODYSTRUCTURE" in item:
+            envelopes.append(_envelope(uid, item))
+        elif set(item) - _UNSOLICITED:
+            raise ValueError(f"FETCH answer for {uid} without the structure asked for")
+    return envelopes
+
+
+_UNSOLICITED = {b"SEQ", b"FLAGS", b"MODSEQ"}
 
 
 def _envelope(uid: int, item: dict[bytes, Any]) -> Envelope:

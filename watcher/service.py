@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 SESSION_MAX_IDLE = 300.0  # seconds a kept connection may sit unused before a new one
+RECHECK_TAIL = 20  # full checks search the last UIDs again (servers whose index lags)
 IDLE_FULL_CHECK = 600.0  # with IDLE on every folder, a full check this often is enough
 STOP_WAIT = 5.0  # longest wait for the worker threads when stopping
 RESUME_GAP = 30.0  # wall clock ran this much faster than the monotonic clock: we slept
@@ -330,7 +331,12 @@ class Service:
             if only is not None and folder.name not in only:
                 continue
             new, cursor, _notices = scan_new(
-                session, folder, state.folders.get(folder.name), self.config, now
+                session,
+                folder,
+                state.folders.get(folder.name),
+                self.config,
+                now,
+                recheck=RECHECK_TAIL if only is None else 0,
             )
             found += new
             cursors[folder.name] = cursor
