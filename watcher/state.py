@@ -88,9 +88,10 @@ class StateStore:
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT, mode=0o600)
 
     def read(self) -> State:
-        paths.ensure_private_dir(self.path.parent)  # before filelock creates it 0755
-        with self._lock:
-            return self._load()
+        """A snapshot, without the lock: writes are atomic renames, so a reader sees the
+        old file or the new one, never half of one; ``service status`` and ``doctor``
+        never wait for a service that holds the lock while it notifies."""
+        return self._load()
 
     @contextmanager
     def update(self) -> Iterator[State]:
