@@ -293,8 +293,7 @@ class ImapSession:
         imap = self.client._imap
         terms = [t.decode("ascii") for t in _criteria_bytes(sender, since, min_uid)]
         with self._guard():
-            _set_budget(self.client, ENVELOPE_PIPELINE_BUDGET)
-            try:
+            with _budget(self.client, ENVELOPE_PIPELINE_BUDGET):
                 with _corked(imap):  # both commands in one write: one round trip
                     search = imap._command("UID", "SEARCH", "RETURN", "(SAVE)", *terms)
                     fetch = imap._command("UID", "FETCH", "$", _envelope_items())
@@ -306,8 +305,6 @@ class ImapSession:
                 typ, data = imap._command_complete("FETCH", fetch)
                 self.client._checkok("fetch", typ, data)
                 typ, data = imap._untagged_response(typ, data, "FETCH")
-            finally:
-                _set_budget(self.client, RESPONSE_BUDGET_BYTES)
             response = parse_fetch_response(data, self.client.normalise_times, True)
             envelopes = _envelopes(response)
         return [e for e in envelopes if min_uid is None or e.uid >= min_uid]
@@ -359,11 +356,8 @@ class ImapSession:
         for start in range(0, len(uids), FETCH_BATCH):
             batch = list(uids[start : start + FETCH_BATCH])
             with self._guard():
-                _set_budget(self.client, len(batch) * MAX_LITERAL_BYTES + RESPONSE_BUDGET_BYTES)
-                try:
+                with _budget(self.client, len(batch) * MAX_LITERAL_BYTES):
                     response = self.client.fetch(batch, ["INTERNALDATE", "RFC822.SIZE", body])
-                finally:
-                    _set_budget(self.client, RESPONSE_BUDGET_BYTES)
                 messages = [_raw_message(uid, item) for uid, item in sorted(response.items())]
             yield from messages
 
@@ -372,13 +366,11 @@ class ImapSession:
         if not uids:
             return []
         items = ["INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE", _header_fields_item()]
-        with self._guard():
-            _set_budget(self.client, len(uids) * ENVELOPE_BUDGET + RESPONSE_BUDGET_BYTES)
-            try:
+        asked = set(uids)
+        with self._guard():  # _envelopes too: a broken answer must become a clear error
+            with _budget(self.client, len(uids) * ENVELOPE_BUDGET):
                 response = self.client.fetch(list(uids), items)
-            finally:
-                _set_budget(self.client, RESPONSE_BUDGET_BYTES)
-            return [e for e in _envelopes(response) if e.uid in set(uids)]
+            return [e for e in _envelopes(response) if e.uid in asked]
 
     def fetch_parts(self, wanted: Sequence[tuple[int, parts.Leaf]]) -> dict[int, Part]:
         """Step 2: the one text part of each message (capped), as few FETCHes as possible.
@@ -392,13 +384,8 @@ class ImapSession:
             items = _part_items(section)
             asked = sum(min(leaf.size, MAX_MESSAGE_BYTES) for _uid, leaf in batch)
             with self._guard():
-                _set_budget(
-                    self.client, asked + len(batch) * ENVELOPE_BUDGET + RESPONSE_BUDGET_BYTES
-                )
-                try:
+                with _budget(self.client, asked + len(batch) * ENVELOPE_BUDGET):
                     response = self.client.fetch([uid for uid, _leaf in batch], items)
-                finally:
-                    _set_budget(self.client, RESPONSE_BUDGET_BYTES)
                 sizes = {uid: leaf.size for uid, leaf in batch}
                 for uid, item in response.items():
                     if int(uid) not in sizes:
@@ -424,7 +411,9 @@ class Part:
 
 
 ENVELOPE_BUDGET = 64 * 1024  # header fields and structure of one message, generously
-ENVELOPE_PIPELINE_BUDGET = 4 * RESPONSE_BUDGET_BYTES  # SEARCH + FETCH $: count unknown ahead
+ENVELOPE_PIPELINE_BUDGET = (
+    3 * RESPONSE_BUDGET_BYTES
+)  # + the usual budget: 4 × in all  # SEARCH + FETCH $: count unknown ahead
 
 
 @contextmanager
@@ -580,10 +569,18 @@ def _text(value: object) -> str:
     return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _set_budget(client: IMAPClient, size: int) -> None:
+@contextmanager
+def _budget(client: IMAPClient, extra: int) -> Iterator[None]:
+    """Let one command's answer be ``extra`` bytes larger than usual (what was asked for)."""
     imap = getattr(client, "_imap", None)
-    if isinstance(imap, _Bounded):
-        imap.budget = size
+    if not isinstance(imap, _Bounded):
+        yield
+        return
+    imap.budget = RESPONSE_BUDGET_BYTES + extra
+    try:
+        yield
+    finally:
+        imap.budget = RESPONSE_BUDGET_BYTES
 
 
 def _login(client: IMAPClient, username: str, password: str) -> None:

@@ -158,6 +158,7 @@ class Service:
         self._error_logged: str | None = None
         self.checks = 0  # completed checks, for tests and status
         self._session: ImapSession | None = None  # the checker's connection, kept
+        self._idle_supported = False  # learnt from the server's capabilities
         self._pending: set[str] | None = None  # folders to check; None = all
         self._pending_lock = threading.Lock()
         self._last_full_check = float("-inf")
@@ -440,8 +441,6 @@ class Service:
         self.request_check("credentials changed")
 
     # --- IDLE -------------------------------------------------------------------
-
-    _idle_supported = False
 
     def _ensure_idlers(self) -> None:
         if not self._idle_supported or self._stopping.is_set():
