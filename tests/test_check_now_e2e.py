@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,8 +55,8 @@ def populated(dovecot: Dovecot) -> Dovecot:
     put(
         "jperez",
         "INBOX",
-        mf.reset_mail("lgarcia", url("lg-old"), date=ago(hours=30)),
-        date=ago(hours=30),
+        mf.reset_mail("lgarcia", url("lg-old"), date=ago(hours=24, minutes=30)),
+        date=ago(hours=24, minutes=30),
     )
     spoof = mf.reset_mail(
         "jperez",
@@ -84,8 +85,11 @@ def test_newest_per_user_current_older_superseded_old_expired_spoof_suspicious(
     assert data["folders"] == ["INBOX", "Spam"]
     current = {(x["username"], x["folder"], x["url"]) for x in data["current"]}
     assert current == {("jperez", "Spam", url("jp-new")), ("mgomez", "INBOX", url("mg-new"))}
-    assert {x["url"] for x in data["superseded"]} == {url("jp-old"), url("mg-old")}
+    assert {x["url"] for x in data["superseded"]} == {url("jp-old")}
     assert [(x["username"], x["url"]) for x in data["expired"]] == [("lgarcia", url("lg-old"))]
+    # older than max_link_age_hours + 1 h: counted, never opened (its token is nowhere)
+    assert [x["folder"] for x in data["unopened"]] == ["Spam"]
+    assert "mg-old" not in json.dumps(data)
     assert len(data["suspicious"]) == 1
     spoof = data["suspicious"][0]
     assert spoof["sender"] == "notificaciones@secop-gov-actualizacion.org"
@@ -139,7 +143,8 @@ def test_spanish_text_output_names_user_folder_and_link(populated: Dovecot, tmp_
     assert f"  {url('jp-new')}\n" in out
     assert "a la carpeta Spam" in out
     assert "Usuario lgarcia: el último enlace llegó" in out
-    assert "2 enlace(s) anterior(es) ya no sirven" in out
+    assert "1 enlace(s) anterior(es) ya no sirven" in out
+    assert "1 correo(s) más antiguo(s) de registro@secop.gov.co no se abrieron" in out
     assert "⚠ Correo sospechoso en INBOX" in out
     assert "notificaciones@secop-gov-actualizacion.org" in out
     assert url("jp-old") not in out  # a superseded link is never printed as text
@@ -321,3 +326,21 @@ def test_an_html_attachment_before_the_body_is_not_taken_for_the_mail(
     code, data, err = check_json(cfg, dovecot.password("jperez"))
     assert code == 0, err
     assert [x["url"] for x in data["current"]] == [url("with-attachment")]
+
+
+@pytest.mark.parametrize("date_header", [None, b"Date: not a date at all"])
+def test_a_reset_without_a_readable_date_header_is_still_found(
+    dovecot: Dovecot, tmp_path: Path, date_header: bytes | None
+) -> None:
+    """The search goes by the ``Date:`` header (fast on the server's index): a mail
+    with none, or an unreadable one, must still be found (``SENTBEFORE 2-Jan-1970``)."""
+    raw = mf.reset_mail("jperez", url("no-date"), date=NOW)
+    lines = [line for line in raw.split(b"\n") if not line.startswith(b"Date:")]
+    if date_header is not None:
+        lines.insert(1, date_header + b"\r")
+    dovecot.append("jperez", "INBOX", b"\n".join(lines), date=ago(minutes=5))
+    code, data, err = check_json(
+        write_config(tmp_path / "c.toml", dovecot), dovecot.password("jperez")
+    )
+    assert code == 0, err
+    assert [x["url"] for x in data["current"]] == [url("no-date")]

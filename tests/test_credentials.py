@@ -80,26 +80,3 @@ def test_no_keyring_backend_names_the_alternatives(monkeypatch: pytest.MonkeyPat
     text = error_text(info.value, "es")
     assert "password_command" in text
     assert "SECOP_WATCHER_PASSWORD" in text
-
-
-def test_temporary_login_refusal_is_a_connection_problem_not_a_wrong_password() -> None:
-    """RFC 5530 [UNAVAILABLE]: the service must retry, not wait for a new password."""
-    from imapclient.exceptions import LoginError
-
-    from watcher.errors import ConnectionFailed
-    from watcher.imap import _login, translate_errors
-
-    class Refusing:
-        def login(self, username: str, password: str) -> None:
-            raise LoginError("b'[UNAVAILABLE] Temporary authentication failure.'")
-
-    class Rejecting:
-        def login(self, username: str, password: str) -> None:
-            raise LoginError("b'[AUTHENTICATIONFAILED] Authentication failed.'")
-
-    with pytest.raises(ConnectionFailed), translate_errors(IMAP):
-        _login(Refusing(), "u", "p")  # type: ignore[arg-type]
-    from watcher.errors import AuthError
-
-    with pytest.raises(AuthError), translate_errors(IMAP):
-        _login(Rejecting(), "u", "p")  # type: ignore[arg-type]

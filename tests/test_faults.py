@@ -189,6 +189,29 @@ def test_a_transparent_proxy_changes_nothing(
     assert proxy.connections == 1 and proxy.faults == []
 
 
+@pytest.mark.parametrize(
+    ("fault", "rc", "start"),
+    [
+        ("refuse_temporary", CONNECTION, "Server 127.0.0.1 closed the connection."),
+        ("refuse", 5, "The server 127.0.0.1 rejected user jperez"),
+    ],
+)
+def test_a_temporary_login_refusal_is_not_a_wrong_password(
+    mailbox: Dovecot, certs: Certs, tmp_path: Path, fault: str, rc: int, start: str
+) -> None:
+    """RFC 5530 ``NO [UNAVAILABLE]`` to LOGIN: retry later (the service does), no new password.
+
+    A plain ``NO [AUTHENTICATIONFAILED]`` is the wrong password (exit 5), and the
+    pipelined commands behind the refused LOGIN are never taken for answers.
+    """
+    with FaultProxy(mailbox.port_plain, certs, "login", fault) as proxy:
+        cfg = proxy_config(tmp_path / "c.toml", mailbox, proxy.port)
+        result = measured_run("--lang", "en", "--config", str(cfg), "check-now", password="pw")
+    assert (result["rc"], result["stderr"][: len(start)]) == (rc, start), result
+    assert proxy.faults == [f"login/{fault}"]
+    assert "Traceback" not in result["stderr"]
+
+
 def test_garbage_is_quoted_short_and_printable(
     mailbox: Dovecot, certs: Certs, tmp_path: Path
 ) -> None:

@@ -4,6 +4,8 @@ Per SECOP user name, the newest genuine reset is ``current`` (or ``expired``
 once older than ``max_age``); every older one is ``superseded``, because SECOP
 invalidates earlier links when a new one is requested. Suspicious mail never
 takes part in the race: it can neither be current nor supersede a real link.
+Mail too old to hold a working link was not opened (``Kind.OLD``): it is only
+counted, newest first, in ``Report.unopened``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from watcher.model import Found, Kind, Link, Report, Status, Suspicious
+from watcher.model import Found, Kind, Link, Report, Status, Suspicious, Unopened
 
 EPOCH = datetime.fromtimestamp(0).astimezone()
 
@@ -30,6 +32,8 @@ def choose(found: Iterable[Found], *, now: datetime, max_age: timedelta) -> Repo
             resets.append(item)
         elif item.verdict.kind is Kind.SUSPICIOUS:
             report.suspicious.append(_suspicious(item))
+        elif item.verdict.kind is Kind.OLD:
+            report.unopened.append(Unopened(item.verdict.received, item.folder))
     newest_seen: set[str | None] = set()
     for item in resets:
         user = _user_key(item.verdict.username)

@@ -34,6 +34,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{count} enlace(s) anterior(es) ya no sirven (reemplazados por uno más nuevo).",
         "{count} older link(s) no longer work (replaced by a newer one).",
     ),
+    "unopened.line": (
+        "{count} correo(s) más antiguo(s) de {sender} no se abrieron: llegaron hace más de "
+        "{hours} h y su enlace ya venció (el más reciente: {when}, {age}).",
+        "{count} older mail(s) from {sender} were not opened: they arrived more than "
+        "{hours} h ago and their link has expired (the newest: {when}, {age}).",
+    ),
     "none": (
         "No hay ningún enlace vigente de SECOP II. Si acaba de pedirlo, espere con "
         "«secop-watcher wait».",

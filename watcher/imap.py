@@ -24,19 +24,20 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from imapclient import IMAPClient, imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.response_parser import parse_fetch_response
+from imapclient.response_parser import parse_fetch_response, parse_message_list
 
 from watcher import parts
 from watcher.config import ImapConfig
-from watcher.errors import AuthError, ConnectionFailed, ProtocolError, TLSError, UserError
+from watcher.errors import AuthError, ConnectionFailed, ProtocolError, TLSError
+from watcher.pipeline import Answer, Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,28 @@ class _Bounded(imaplib.IMAP4):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.budget = RESPONSE_BUDGET_BYTES
         self._left = self.budget  # the greeting is read by the constructor
+        self._greeting = False
         super().__init__(*args, **kwargs)
+
+    def _connect(self) -> None:
+        self._greeting = True
+        try:
+            super()._connect()  # type: ignore[misc]
+        finally:
+            self._greeting = False
+
+    def _get_capabilities(self) -> None:
+        """Take the capabilities from the greeting when it lists them (a round trip saved).
+
+        imaplib always asks with CAPABILITY after the greeting; most servers
+        (Dovecot, Gmail, Exchange) already sent them there as a response code.
+        After STARTTLS they are asked for again, as RFC 3501 requires.
+        """
+        listed = self.untagged_responses.get("CAPABILITY") if self._greeting else None
+        if listed and isinstance(listed[-1], bytes):
+            self.capabilities = tuple(str(listed[-1], self._encoding).upper().split())
+            return
+        super()._get_capabilities()  # type: ignore[misc]
 
     def send(self, data: Any) -> None:
         self._left = self.budget
@@ -197,18 +219,22 @@ class _Client(IMAPClient):  # type: ignore[misc]
 class ImapSession:
     """A logged-in, read-only IMAP connection."""
 
-    def __init__(self, client: IMAPClient, imap: ImapConfig) -> None:
+    def __init__(
+        self, client: IMAPClient, imap: ImapConfig, listing: list[ListEntry] | None = None
+    ) -> None:
         self.client = client
         self.config = imap
         self._interrupted = False
-        self._broken = False  # after an error: drop the socket instead of LOGOUT
+        self._listing = listing  # LIST's answer, read along with LOGIN's
+        self._selected: str | None = None
 
     @classmethod
     def open(cls, imap: ImapConfig, password: str) -> ImapSession:
+        """Connect, log in and list the folders: LOGIN and LIST go out in one write."""
         with translate_errors(imap):
             client = _connect(imap)
             try:
-                _login(client, imap.username, password)
+                listing = _login(client, imap.username, password)
             except LoginError:
                 _close_quietly(client)  # a clear NO: the connection itself is fine
                 raise
@@ -216,17 +242,13 @@ class ImapSession:
                 _drop(client)
                 raise
         log.info("logged in to %s:%s as %s", imap.host, imap.port, imap.username)
-        return cls(client, imap)
+        return cls(client, imap, listing)
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
-        """:func:`translate_errors`, remembering that the connection is no longer usable."""
-        try:
-            with translate_errors(self.config):
-                yield
-        except UserError:
-            self._broken = True
-            raise
+        """:func:`translate_errors` for this session's server."""
+        with translate_errors(self.config):
+            yield
 
     def __enter__(self) -> ImapSession:
         return self
@@ -235,35 +257,113 @@ class ImapSession:
         self.close()
 
     def close(self) -> None:
-        """Say LOGOUT without waiting for the answer (a round trip saved), then hang up.
+        """Hang up: close the TCP connection, which ends the IMAP session (RFC 3501 §3.4).
 
-        After an error only the socket is dropped: LOGOUT would wait for a
-        stalled or confused server again.
+        No LOGOUT: its answer would never be read (waiting for it costs a
+        round trip; not waiting left the server talking to a closed socket).
+        After an error there is nothing else to do either: a stalled or
+        confused server must not be waited for again.
         """
-        if not self._broken and not self._interrupted:
-            try:
-                self.client._imap.send(b"Z LOGOUT\r\n")
-            except (OSError, imaplib.IMAP4.error):
-                log.debug("could not say LOGOUT")
         _drop(self.client)
 
     def capabilities(self) -> set[str]:
         with self._guard():
             return {_text(c).upper() for c in self.client.capabilities()}
 
-    def listing(self) -> list[tuple[tuple[bytes, ...], bytes | None, str]]:
-        """The server's LIST answer: (flags, delimiter, decoded name) per folder."""
+    def listing(self) -> list[ListEntry]:
+        """The server's LIST answer: (flags, delimiter, decoded name) per folder.
+
+        The first call returns what was listed at login (no round trip).
+        """
+        if self._listing is not None:
+            listing, self._listing = self._listing, None
+            return listing
         with self._guard():
-            return [
-                (tuple(_as_bytes(f) for f in flags), d if isinstance(d, bytes) else None, str(n))
-                for flags, d, n in self.client.list_folders()
-            ]
+            return _listing(self.client.list_folders())
 
     def examine(self, folder: str) -> dict[bytes, Any]:
         """Open ``folder`` read-only (EXAMINE)."""
         with self._guard():
             info: dict[bytes, Any] = self.client.select_folder(folder, readonly=True)
+        self._selected = folder
         return info
+
+    def reopen(self, folder: str) -> None:
+        """EXAMINE ``folder`` unless it is the selected one already."""
+        if self._selected != folder:
+            self.examine(folder)
+
+    def scan(
+        self,
+        folders: Sequence[str],
+        sender: str,
+        since: date,
+        min_uids: Mapping[str, int | None] | None = None,
+    ) -> list[FolderScan]:
+        """EXAMINE, search and fetch the envelopes of several folders, pipelined.
+
+        With SEARCHRES (RFC 5182) every folder's ``EXAMINE``, ``UID SEARCH
+        RETURN (SAVE)`` and ``UID FETCH $`` go out in one write: one round
+        trip for all folders. Without it, the searches go out together, then
+        the fetches: two.
+        """
+        min_uids = min_uids or {}
+        searchres = "SEARCHRES" in self.capabilities()
+        pipe = Pipeline(self.client._imap)
+        for folder in folders:
+            pipe.add("EXAMINE", self.client._normalise_folder(folder))
+            terms = _criteria(sender, since, min_uids.get(folder))
+            if searchres:
+                pipe.add("UID", "SEARCH", "RETURN", "(SAVE)", *terms)
+                pipe.add("UID", "FETCH", "$", _envelope_items())
+            else:
+                pipe.add("UID", "SEARCH", *terms)
+        scans: list[FolderScan] = []
+        found: dict[str, list[int]] = {}
+        with self._guard(), _budget(self.client, len(folders) * ENVELOPE_PIPELINE_BUDGET):
+            answers = pipe.run()
+            for folder in folders:
+                info = self._examined(folder, next(answers))
+                envelopes: list[Envelope] = []
+                if searchres:
+                    _saved_search(self.client, next(answers))
+                    envelopes = _fetched_envelopes(self.client, next(answers), None)
+                else:
+                    found[folder] = _hits(self.client, next(answers), min_uids.get(folder))
+                low = min_uids.get(folder)
+                kept = [e for e in envelopes if low is None or e.uid >= low]
+                scans.append(
+                    FolderScan(folder, _int(info, b"UIDVALIDITY"), _int(info, b"UIDNEXT"), kept)
+                )
+        if not searchres:
+            self._fetch_envelopes_of(scans, found)
+        return scans
+
+    def _examined(self, folder: str, answer: Answer) -> dict[bytes, Any]:
+        """EXAMINE's answer, from a pipeline."""
+        self.client._checkok("examine", answer.typ, answer.data)
+        self._selected = folder
+        info: dict[bytes, Any] = self.client._process_select_response(answer.untagged)
+        return info
+
+    def _fetch_envelopes_of(self, scans: list[FolderScan], found: dict[str, list[int]]) -> None:
+        """Without SEARCHRES: every folder's envelope FETCH in one write, the folder
+        examined last first (no second EXAMINE for it)."""
+        order = [s for s in reversed(scans) if found.get(s.folder)]
+        if not order:
+            return
+        pipe = Pipeline(self.client._imap)
+        examine = _Examiner(self, pipe)
+        for scan in order:
+            examine.queue(scan.folder)
+            pipe.add("UID", "FETCH", _uid_set(found[scan.folder]), _envelope_items())
+        asked = sum(len(found[s.folder]) for s in order)
+        with self._guard(), _budget(self.client, asked * ENVELOPE_BUDGET):
+            answers = pipe.run()
+            for scan in order:
+                examine.read(scan.folder, answers)
+                wanted = set(found[scan.folder])
+                scan.envelopes.extend(_fetched_envelopes(self.client, next(answers), wanted))
 
     def search_sender(self, sender: str, since: date, min_uid: int | None = None) -> list[int]:
         """UIDs of mail since ``since`` from ``sender`` or anything claiming "secop".
@@ -273,40 +373,26 @@ class ImapSession:
         limits the search to new mail (``UID n:*``, which servers may answer
         with the last UID even when it is lower: filtered here).
         """
+        pipe = Pipeline(self.client._imap)
+        pipe.add("UID", "SEARCH", *_criteria(sender, since, min_uid))
         with self._guard():
-            uids = sorted(
-                int(u) for u in self.client.search(_criteria_bytes(sender, since, min_uid))
-            )
-        return [u for u in uids if min_uid is None or u >= min_uid]
+            return _hits(self.client, next(pipe.run()), min_uid)
 
     def search_envelopes(
         self, sender: str, since: date, min_uid: int | None = None
     ) -> list[Envelope]:
-        """:meth:`search_sender` + :meth:`fetch_envelopes` in ONE round trip where possible.
-
-        With SEARCHRES (RFC 5182) the two commands are pipelined: ``UID SEARCH
-        RETURN (SAVE)`` then ``UID FETCH $``, which the RFC explicitly allows
-        to send without waiting. Otherwise, one after the other.
-        """
+        """:meth:`search_sender` + :meth:`fetch_envelopes` in the selected folder, in ONE
+        round trip where possible (SEARCHRES: ``UID SEARCH RETURN (SAVE)`` then ``UID FETCH $``,
+        which RFC 5182 explicitly allows to send without waiting)."""
         if "SEARCHRES" not in self.capabilities():
             return self.fetch_envelopes(self.search_sender(sender, since, min_uid))
-        imap = self.client._imap
-        terms = [t.decode("ascii") for t in _criteria_bytes(sender, since, min_uid)]
-        with self._guard():
-            with _budget(self.client, ENVELOPE_PIPELINE_BUDGET):
-                with _corked(imap):  # both commands in one write: one round trip
-                    search = imap._command("UID", "SEARCH", "RETURN", "(SAVE)", *terms)
-                    fetch = imap._command("UID", "FETCH", "$", _envelope_items())
-                typ, data = imap._command_complete("SEARCH", search)
-                self.client._checkok("search", typ, data)
-                if imap.untagged_responses.pop("SEARCH", None):
-                    # RFC 5182: with RETURN (SAVE) alone the server MUST NOT answer SEARCH.
-                    raise imaplib.IMAP4.error("SEARCH results where none were asked for")
-                typ, data = imap._command_complete("FETCH", fetch)
-                self.client._checkok("fetch", typ, data)
-                typ, data = imap._untagged_response(typ, data, "FETCH")
-            response = parse_fetch_response(data, self.client.normalise_times, True)
-            envelopes = _envelopes(response)
+        pipe = Pipeline(self.client._imap)
+        pipe.add("UID", "SEARCH", "RETURN", "(SAVE)", *_criteria(sender, since, min_uid))
+        pipe.add("UID", "FETCH", "$", _envelope_items())
+        with self._guard(), _budget(self.client, ENVELOPE_PIPELINE_BUDGET):
+            answers = pipe.run()
+            _saved_search(self.client, next(answers))
+            envelopes = _fetched_envelopes(self.client, next(answers), None)
         return [e for e in envelopes if min_uid is None or e.uid >= min_uid]
 
     def supports_idle(self) -> bool:
@@ -365,33 +451,91 @@ class ImapSession:
         """Step 1 of a check: header fields, structure, date and size, in one FETCH."""
         if not uids:
             return []
-        items = ["INTERNALDATE", "RFC822.SIZE", "BODYSTRUCTURE", _header_fields_item()]
-        asked = set(uids)
-        with self._guard():  # _envelopes too: a broken answer must become a clear error
-            with _budget(self.client, len(uids) * ENVELOPE_BUDGET):
-                response = self.client.fetch(list(uids), items)
-            return [e for e in _envelopes(response) if e.uid in asked]
+        pipe = Pipeline(self.client._imap)
+        pipe.add("UID", "FETCH", _uid_set(uids), _envelope_items())
+        # parsing inside the guard too: a broken answer must become a clear error
+        with self._guard(), _budget(self.client, len(uids) * ENVELOPE_BUDGET):
+            return _fetched_envelopes(self.client, next(pipe.run()), set(uids))
 
     def fetch_parts(self, wanted: Sequence[tuple[int, parts.Leaf]]) -> dict[int, Part]:
-        """Step 2: the one text part of each message (capped), as few FETCHes as possible.
+        """Step 2 in the selected folder: the one text part of each message (capped)."""
+        if self._selected is None:
+            raise imaplib.IMAP4.error("no folder selected")
+        return self.fetch_parts_in({self._selected: wanted}).get(self._selected, {})
 
-        Messages are grouped by section number (mails from one sender share a
-        structure, so usually one group) and by size, so that one answer stays
-        within :data:`RESPONSE_BUDGET_BYTES` plus what was asked for.
+    def fetch_parts_in(
+        self, wanted: Mapping[str, Sequence[tuple[int, parts.Leaf]]]
+    ) -> dict[str, dict[int, Part]]:
+        """The text part of each message, in several folders, in one write.
+
+        The selected folder goes first (no EXAMINE for it). Within a folder,
+        messages are grouped by section number (mails from one sender share a
+        structure, so usually one FETCH) and by size, so that one answer
+        stays within :data:`RESPONSE_BUDGET_BYTES` plus what was asked for.
         """
-        out: dict[int, Part] = {}
-        for section, batch in _batches(wanted):
-            items = _part_items(section)
-            asked = sum(min(leaf.size, MAX_MESSAGE_BYTES) for _uid, leaf in batch)
-            with self._guard():
-                with _budget(self.client, asked + len(batch) * ENVELOPE_BUDGET):
-                    response = self.client.fetch([uid for uid, _leaf in batch], items)
-                sizes = {uid: leaf.size for uid, leaf in batch}
-                for uid, item in response.items():
-                    if int(uid) not in sizes:
-                        continue  # an unsolicited FETCH (e.g. flags changed by another client)
-                    out[int(uid)] = _part(int(uid), section, item, sizes.get(int(uid), 0))
+        folders = sorted((f for f in wanted if wanted[f]), key=lambda f: f != self._selected)
+        if not folders:
+            return {}
+        pipe = Pipeline(self.client._imap)
+        examine = _Examiner(self, pipe)
+        plan: list[tuple[str, list[tuple[str, dict[int, int]]]]] = []
+        asked = 0
+        for folder in folders:
+            examine.queue(folder)
+            batches = []
+            for section, batch in _batches(wanted[folder]):
+                pipe.add("UID", "FETCH", _uid_set(uid for uid, _ in batch), _part_items(section))
+                batches.append((section, {uid: leaf.size for uid, leaf in batch}))
+                asked += sum(
+                    min(leaf.size, MAX_MESSAGE_BYTES) + ENVELOPE_BUDGET for _, leaf in batch
+                )
+            plan.append((folder, batches))
+        out: dict[str, dict[int, Part]] = {f: {} for f in folders}
+        with self._guard(), _budget(self.client, asked):
+            answers = pipe.run()
+            for folder, batches in plan:
+                examine.read(folder, answers)
+                for section, sizes in batches:
+                    out[folder].update(_parts_from(self.client, next(answers), section, sizes))
         return out
+
+
+ListEntry = tuple[tuple[bytes, ...], bytes | None, str]
+
+
+@dataclass
+class FolderScan:
+    """One folder's part of a check: its UID state and the candidates' envelopes."""
+
+    folder: str
+    uidvalidity: int
+    uidnext: int
+    envelopes: list[Envelope]
+
+
+class _Examiner:
+    """EXAMINE in a pipeline only where the folder is not already the selected one.
+
+    :meth:`queue` is called while building the pipeline and :meth:`read`
+    with the answers, in the same order of folders.
+    """
+
+    def __init__(self, session: ImapSession, pipe: Pipeline) -> None:
+        self._session = session
+        self._pipe = pipe
+        self._current = session._selected
+        self._queued: list[bool] = []
+
+    def queue(self, folder: str) -> None:
+        needed = folder != self._current
+        if needed:
+            self._pipe.add("EXAMINE", self._session.client._normalise_folder(folder))
+            self._current = folder
+        self._queued.append(needed)
+
+    def read(self, folder: str, answers: Iterator[Answer]) -> None:
+        if self._queued.pop(0):
+            self._session._examined(folder, next(answers))
 
 
 @dataclass(frozen=True)
@@ -411,41 +555,84 @@ class Part:
 
 
 ENVELOPE_BUDGET = 64 * 1024  # header fields and structure of one message, generously
-ENVELOPE_PIPELINE_BUDGET = (
-    3 * RESPONSE_BUDGET_BYTES
-)  # + the usual budget: 4 × in all  # SEARCH + FETCH $: count unknown ahead
+# SEARCH + FETCH $ of one folder, the count unknown ahead: with the usual budget, 4 × in all
+ENVELOPE_PIPELINE_BUDGET = 3 * RESPONSE_BUDGET_BYTES
 
 
-@contextmanager
-def _corked(imap: imaplib.IMAP4) -> Iterator[None]:
-    """Collect what imaplib sends inside the block and write it at once at the end."""
-    pending: list[bytes] = []
-    own = imap.__dict__.get("send")  # a wrapper set on this instance (tests), if any
-    send = imap.send
-    imap.__dict__["send"] = pending.append
-    try:
-        yield
-    finally:
-        if own is None:
-            del imap.__dict__["send"]
-        else:
-            imap.__dict__["send"] = own
-        if pending:
-            send(b"".join(pending))
+def _criteria(sender: str, since: date, min_uid: int | None) -> list[str]:
+    """The search, as IMAP atoms and quoted strings (no 8-bit: no literals needed).
 
-
-def _criteria_bytes(sender: str, since: date, min_uid: int | None) -> list[bytes]:
-    """The search, as IMAP atoms and quoted strings (no 8-bit: no literals needed)."""
-    terms = [b"SINCE", since.strftime("%d-%b-%Y").encode("ascii")]
-    terms += [b"OR", b"FROM", _quoted(sender), b"FROM", b"secop"]
+    By the ``Date:`` header (SENTSINCE, a day early for clocks and slow
+    relays) rather than by arrival (SINCE): servers keep the sent date in
+    their index, while SINCE made Dovecot read the arrival time of every
+    file, 259 ms against 76 ms in a 100,000-message Maildir. A mail with no
+    ``Date:`` or an unreadable one counts as sent in 1970 for the server,
+    hence ``SENTBEFORE 2-Jan-1970``: it is still found. A mail whose
+    ``Date:`` lies more than ``lookback_days`` + 1 in the past is not: its
+    link, if real, expired long ago.
+    """
+    sent = (since - timedelta(days=1)).strftime("%d-%b-%Y")
+    terms = ["OR", "SENTSINCE", sent, "SENTBEFORE", "2-Jan-1970"]
+    terms += ["OR", "FROM", _quoted(sender), "FROM", "secop"]
     if min_uid is not None:
-        terms = [b"UID", f"{min_uid}:*".encode("ascii"), *terms]
+        terms = ["UID", f"{min_uid}:*", *terms]
     return terms
 
 
-def _quoted(text: str) -> bytes:
+def _quoted(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'.encode("ascii", "replace")
+    return f'"{escaped}"'.encode("ascii", "replace").decode("ascii")
+
+
+def _saved_search(client: IMAPClient, answer: Answer) -> None:
+    client._checkok("search", answer.typ, answer.data)
+    if answer.untagged.get("SEARCH"):
+        # RFC 5182: with RETURN (SAVE) alone the server MUST NOT answer SEARCH.
+        raise imaplib.IMAP4.error("SEARCH results where none were asked for")
+
+
+def _hits(client: IMAPClient, answer: Answer, min_uid: int | None) -> list[int]:
+    """UIDs of a plain UID SEARCH; ``UID n:*`` may be answered with a lower last UID."""
+    client._checkok("search", answer.typ, answer.data)
+    uids = sorted(int(u) for u in parse_message_list(answer.untagged.get("SEARCH", [])))
+    return [u for u in uids if min_uid is None or u >= min_uid]
+
+
+def _fetched_envelopes(
+    client: IMAPClient, answer: Answer, asked: set[int] | None
+) -> list[Envelope]:
+    client._checkok("fetch", answer.typ, answer.data)
+    data = answer.untagged.get("FETCH", [])
+    envelopes = _envelopes(parse_fetch_response(data, client.normalise_times, True))
+    return [e for e in envelopes if asked is None or e.uid in asked]
+
+
+def _parts_from(
+    client: IMAPClient, answer: Answer, section: str, sizes: dict[int, int]
+) -> dict[int, Part]:
+    client._checkok("fetch", answer.typ, answer.data)
+    response = parse_fetch_response(answer.untagged.get("FETCH", []), client.normalise_times, True)
+    return {
+        int(uid): _part(int(uid), section, item, sizes[int(uid)])
+        for uid, item in response.items()
+        if int(uid) in sizes  # not an unsolicited FETCH (flags changed by another client)
+    }
+
+
+def _uid_set(uids: Iterable[int]) -> str:
+    return ",".join(str(u) for u in sorted(uids))
+
+
+def _int(info: Mapping[bytes, Any], key: bytes) -> int:
+    value = info.get(key, 0)
+    return value if isinstance(value, int) else 0
+
+
+def _listing(folders: Iterable[tuple[Any, Any, Any]]) -> list[ListEntry]:
+    return [
+        (tuple(_as_bytes(f) for f in flags), d if isinstance(d, bytes) else None, str(n))
+        for flags, d, n in folders
+    ]
 
 
 def _header_fields_item() -> str:
@@ -476,11 +663,11 @@ def _batches(
             yield section, batch
 
 
-def _part_items(section: str) -> list[str]:
+def _part_items(section: str) -> str:
     body = f"BODY.PEEK[{section}]<0.{MAX_MESSAGE_BYTES}>"
     if section == parts.WHOLE_BODY:
-        return [body]
-    return [f"BODY.PEEK[{section}.MIME]", body]
+        return f"({body})"
+    return f"(BODY.PEEK[{section}.MIME] {body})"
 
 
 def _item(item: dict[bytes, Any], prefix: bytes) -> Any:
@@ -583,42 +770,50 @@ def _budget(client: IMAPClient, extra: int) -> Iterator[None]:
         imap.budget = RESPONSE_BUDGET_BYTES
 
 
-def _login(client: IMAPClient, username: str, password: str) -> None:
-    """LOGIN; a connection that broke meanwhile is not a wrong password.
+def _login(client: IMAPClient, username: str, password: str) -> list[ListEntry]:
+    """LOGIN, CAPABILITY and LIST in one write; the LIST answer is returned.
 
-    imapclient turns *every* failure of LOGIN into ``LoginError``, also a
-    dropped connection or a garbled answer (``IMAP4.abort``): those must end
-    as connection or protocol errors, never as "password rejected" (which
-    makes the service stop retrying).
+    A connection that broke meanwhile is not a wrong password: a dropped
+    connection or a garbled answer must end as a connection or protocol
+    error, never as "password rejected" (which makes the service stop
+    retrying). CAPABILITY is asked because a server may change them after
+    LOGIN without saying so in LOGIN's answer; LIST because every check
+    starts with it. A refused LOGIN makes both fail, unread.
     """
+    imap = client._imap
+    pipe = Pipeline(imap)
+    pipe.add("LOGIN", imap._quote(username), imap._quote(password))
+    pipe.add("CAPABILITY")
+    pipe.add("LIST", '""', '"*"')
     try:
-        client.login(username, password)
-    except LoginError as e:
-        cause = e.__context__
-        if isinstance(cause, imaplib.IMAP4.abort) and _is_garbage(cause):
+        answers = pipe.run()
+        login = next(answers)
+    except imaplib.IMAP4.abort as e:
+        if _is_garbage(e):
             # Never quote what came back to LOGIN: a hostile server may echo the password.
             raise imaplib.IMAP4.abort("unexpected response to LOGIN") from None
-        if isinstance(cause, imaplib.IMAP4.abort):
-            raise cause from None
-        if _TEMPORARY.search(str(e)):
-            # RFC 5530: the server cannot check the password right now; not a wrong one.
-            raise imaplib.IMAP4.abort("temporary login failure") from None
         raise
-    _remember_capabilities(client)
+    except imaplib.IMAP4.error as e:  # BAD: the server would not take the command
+        imap.state = "NONAUTH"
+        raise LoginError(_short(e)) from None
+    if not login.ok:
+        imap.state = "NONAUTH"
+        text = _text(login.data[-1] if login.data else b"")
+        if _TEMPORARY.search(text):
+            # RFC 5530: the server cannot check the password right now; not a wrong one.
+            raise imaplib.IMAP4.abort("temporary login failure")
+        raise LoginError(_short(Exception(text)))
+    capability, listed = next(answers), next(answers)
+    advertised = capability.untagged.get("CAPABILITY") or login.untagged.get("CAPABILITY")
+    client._cached_capabilities = (
+        client._normalise_capabilites(advertised[-1]) if advertised else None
+    )
+    client.capabilities()  # no round trip when the server answered CAPABILITY
+    client._checkok("list", listed.typ, listed.data)
+    return _listing(client._proc_folder_list(listed.untagged.get("LIST", [])))
 
 
 _TEMPORARY = re.compile(r"\[(UNAVAILABLE|INUSE|LIMIT|SERVERBUG)\]", re.IGNORECASE)
-
-
-def _remember_capabilities(client: IMAPClient) -> None:
-    """Cache the capabilities LOGIN's answer carried (``[CAPABILITY ...]``).
-
-    imaplib keeps them among the untagged responses, but EXAMINE flushes
-    those; without caching them now, imapclient would ask again with
-    CAPABILITY before the first SEARCH: one round trip more on every check.
-    No network traffic when the server sent them (otherwise one CAPABILITY).
-    """
-    client.capabilities()
 
 
 def _keepalive(client: IMAPClient) -> IMAPClient:

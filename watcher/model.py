@@ -11,6 +11,9 @@ class Kind(StrEnum):
     RESET = "reset"  # a genuine-looking SECOP password-reset mail with a usable link
     OTHER = "other"  # not a reset mail (e.g. "Olvidé el usuario", process notices, garbage)
     SUSPICIOUS = "suspicious"  # claims to be the reset mail but fails a check
+    # From the sender but older than a link lives (``max_link_age_hours``): not
+    # opened, since whatever link it holds has expired (see watcher.check).
+    OLD = "old"
 
 
 class Status(StrEnum):
@@ -75,6 +78,14 @@ class Suspicious:
 
 
 @dataclass(frozen=True)
+class Unopened:
+    """A mail from the sender older than a link lives: counted, never opened."""
+
+    received: datetime | None
+    folder: str
+
+
+@dataclass(frozen=True)
 class Notice:
     """A non-fatal remark about a check (folder missing, message cut, ...)."""
 
@@ -90,4 +101,5 @@ class Report:
     expired: list[Link] = field(default_factory=list)
     superseded: list[Link] = field(default_factory=list)
     suspicious: list[Suspicious] = field(default_factory=list)
+    unopened: list[Unopened] = field(default_factory=list)
     warnings: list[Notice] = field(default_factory=list)

@@ -113,6 +113,7 @@ def report_json(report: Report) -> str:
         "expired": [link_json(x) for x in report.expired],
         "superseded": [link_json(x) for x in report.superseded],
         "suspicious": [suspicious_json(x) for x in report.suspicious],
+        "unopened": [{"received": iso(u.received), "folder": u.folder} for u in report.unopened],
         "warnings": [{"code": w.code, "detail": w.detail} for w in report.warnings],
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
@@ -173,6 +174,19 @@ def report_text(report: Report, lang: str, *, sender: str, max_age_hours: float)
         )
     if report.superseded:
         lines.append(t("superseded.line", lang, count=len(report.superseded)))
+    if report.unopened:
+        newest = report.unopened[0].received
+        lines.append(
+            t(
+                "unopened.line",
+                lang,
+                count=len(report.unopened),
+                sender=sender,
+                hours=f"{max_age_hours:g}",
+                when=local(newest),
+                age=age(newest, now, lang) if newest else "?",
+            )
+        )
     lines += [suspicious_line(s, lang, sender) for s in report.suspicious]
     lines += [t(f"notice.{w.code}", lang, detail=w.detail) for w in report.warnings]
     lines.append(t("checked.folders", lang, folders=", ".join(report.folders) or "-"))

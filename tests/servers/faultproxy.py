@@ -27,6 +27,9 @@ ID or NOOP, is always forwarded). Faults, once the stage is reached:
   answers, a number instead of a message body) and a tagged ``OK`` instead of
   forwarding it; the conversation goes on (a client that shrugs it off
   continues normally);
+- ``refuse`` / ``refuse_temporary``: answer the command with a tagged ``NO
+  [AUTHENTICATIONFAILED]`` / ``NO [UNAVAILABLE]`` (RFC 5530) instead of
+  forwarding it; the conversation goes on;
 - ``none``: a transparent proxy.
 
 ``times=N`` breaks only the first N connections that reach the stage (later
@@ -52,8 +55,14 @@ from typing import Any
 from tests.faultcount import FAULTS_INJECTED
 from tests.servers.certs import Certs
 
+# Faults that answer the command with a tagged NO instead of forwarding it (the
+# conversation goes on): what a server says when it will not take the password.
+REFUSALS = {
+    "refuse": b"NO [AUTHENTICATIONFAILED] Authentication failed.",
+    "refuse_temporary": b"NO [UNAVAILABLE] Temporary authentication failure.",
+}
 STAGES = ("greeting", "login", "list", "examine", "search", "fetch", "idle")
-FAULTS = ("none", "drop", "stall", "garbage", "huge_literal", "malformed")
+FAULTS = ("none", "drop", "stall", "garbage", "huge_literal", "malformed", *REFUSALS)
 COMMAND_STAGES = {
     b"LOGIN": "login",
     b"LIST": "list",
@@ -94,6 +103,14 @@ def malformed(stage: str, tag: bytes) -> bytes:
         "idle": b"+ idling\r\n* ((( EXISTS\r\n",
     }.get(stage, b"* OK [CAPABILITY ((( ]\r\n")
     return body + tag + b" OK done.\r\n"
+
+
+def _rewritten(line: bytes, rewrites: dict[bytes, bytes]) -> bytes:
+    """``line``, or the proxy's own answer when it is the tagged answer to a stand-in NOOP."""
+    tag = line.split(b" ", 1)[0]
+    if tag in rewrites and line.startswith(tag + b" "):
+        return rewrites.pop(tag)
+    return line
 
 
 def _stage_of(line: bytes) -> str | None:
@@ -223,8 +240,9 @@ class FaultProxy:
                 return
             cwriter.write(greeting)
             await cwriter.drain()
-            pump = asyncio.create_task(self._pump(ureader, cwriter))
-            await self._commands(creader, uwriter, cwriter)
+            rewrites: dict[bytes, bytes] = {}
+            pump = asyncio.create_task(self._pump(ureader, cwriter, rewrites))
+            await self._commands(creader, uwriter, cwriter, rewrites)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass  # a peer hung up (or sent an absurdly long line)
         finally:
@@ -235,10 +253,26 @@ class FaultProxy:
                     writer.transport.abort()
             self._tasks.discard(task)
 
-    async def _pump(self, ureader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
-        """Dovecot → client, until Dovecot hangs up (then the client is hung up on)."""
+    async def _pump(
+        self,
+        ureader: asyncio.StreamReader,
+        cwriter: asyncio.StreamWriter,
+        rewrites: dict[bytes, bytes],
+    ) -> None:
+        """Dovecot → client, until Dovecot hangs up (then the client is hung up on).
+
+        A command answered by the proxy itself was forwarded as a NOOP with the
+        same tag; the NOOP's tagged answer is replaced here by the proxy's
+        answer, so that it reaches the client in order, after the answers to
+        the commands sent before it (a pipelining client reads them in order).
+        """
+        held = b""
         with contextlib.suppress(OSError):
             while data := await ureader.read(65536):
+                if rewrites or held:
+                    lines = (held + data).splitlines(keepends=True)
+                    held = lines.pop() if not lines[-1].endswith(b"\n") else b""
+                    data = b"".join(_rewritten(line, rewrites) for line in lines)
                 cwriter.write(data)
                 await cwriter.drain()
         cwriter.transport.abort()
@@ -248,17 +282,22 @@ class FaultProxy:
         creader: asyncio.StreamReader,
         uwriter: asyncio.StreamWriter,
         cwriter: asyncio.StreamWriter,
+        rewrites: dict[bytes, bytes],
     ) -> None:
         """Client → Dovecot, command by command (literals forwarded as they are)."""
         while line := await creader.readline():
             stage = _stage_of(line)
             if stage is not None and self._take(stage):
                 tag = line.split(None, 1)[0]
-                if self.fault != "malformed":
+                if self.fault not in REFUSALS and self.fault != "malformed":
                     await self._inject(stage, line, creader, cwriter)
                     return
-                cwriter.write(malformed(stage, tag))
-                await cwriter.drain()
+                if self.fault in REFUSALS:
+                    rewrites[tag] = tag + b" " + REFUSALS[self.fault] + b"\r\n"
+                else:
+                    rewrites[tag] = malformed(stage, tag)
+                uwriter.write(tag + b" NOOP\r\n")  # answered in its turn, see _pump
+                await uwriter.drain()
                 continue
             uwriter.write(line)
             await uwriter.drain()
