@@ -106,10 +106,10 @@ class FolderIdler(threading.Thread):
         try:
             session.examine(self.folder)
             self.backoff.reset()
-            self.connected.set()
             # Mail may have arrived before IDLE began (or while we were away): look now.
             self._on_change(self.folder)
             log.info("%s: IDLE connection ready", self.folder)
+            self.connected.set()  # after the log line: whoever waits for it may count on it
             while not self._stop_event.is_set():
                 if session.idle_wait(self._renew):
                     self._on_change(self.folder)
