@@ -702,14 +702,20 @@ def _envelopes(response: dict[int, dict[bytes, Any]]) -> list[Envelope]:
 _UNSOLICITED = {b"SEQ", b"FLAGS", b"MODSEQ"}
 
 
-def _envelope(uid: int, item: dict[bytes, Any]) -> Envelope:
+def _size_and_date(uid: int, item: dict[bytes, Any]) -> tuple[int | None, datetime | None]:
+    """RFC822.SIZE (a number, or absent) and INTERNALDATE (None unless a date) of one answer."""
     size = item.get(b"RFC822.SIZE")
     if size is not None and not isinstance(size, int):
         raise ValueError(f"RFC822.SIZE of UID {uid} is not a number")
     internal = item.get(b"INTERNALDATE")
+    return size, internal if isinstance(internal, datetime) else None
+
+
+def _envelope(uid: int, item: dict[bytes, Any]) -> Envelope:
+    size, internal = _size_and_date(uid, item)
     return Envelope(
         uid=int(uid),
-        internaldate=internal if isinstance(internal, datetime) else None,
+        internaldate=internal,
         size=size or 0,
         headers=_bytes_item(uid, _item(item, b"BODY[HEADER.FIELDS"), "header"),
         structure=item.get(b"BODYSTRUCTURE"),
@@ -735,13 +741,10 @@ def _raw_message(uid: int, item: dict[bytes, Any]) -> RawMessage:
     data = item.get(b"BODY[]<0>", item.get(b"BODY[]")) or b""
     if not isinstance(data, bytes):  # e.g. a number: ``bytes(2000000000)`` would be 2 GB
         raise ValueError(f"message body of UID {uid} is a {type(data).__name__}")
-    size = item.get(b"RFC822.SIZE")
-    if size is not None and not isinstance(size, int):
-        raise ValueError(f"RFC822.SIZE of UID {uid} is not a number")
-    internal = item.get(b"INTERNALDATE")
+    size, internal = _size_and_date(uid, item)
     return RawMessage(
         uid=int(uid),
-        internaldate=internal if isinstance(internal, datetime) else None,
+        internaldate=internal,
         size=len(data) if size is None else size,
         data=data,
         truncated=size is not None and size > len(data),
