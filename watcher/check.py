@@ -7,16 +7,24 @@ a real Dovecot, the service gives it the user's server.
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from watcher import parts
 from watcher.choosing import choose
 from watcher.config import Config
-from watcher.imap import Envelope, Folder, ImapSession, choose_folders, missing_folders
+from watcher.imap import (
+    Envelope,
+    Folder,
+    FolderScan,
+    ImapSession,
+    choose_folders,
+    missing_folders,
+)
 from watcher.model import Found, Kind, Notice, Report, Verdict
-from watcher.parsing import parse_message
 from watcher.state import Cursor
 
 log = logging.getLogger(__name__)
@@ -24,8 +32,20 @@ log = logging.getLogger(__name__)
 Connect = Callable[[], ImapSession]
 
 
+def preload() -> None:
+    """Import the parser (BeautifulSoup: ~60 ms) and the renderer in the background.
+
+    A check spends most of its time waiting for the server; the first
+    import of the parser would otherwise come after the last answer and
+    add its whole time to the check. Harmless if already imported.
+    """
+    for name in ("watcher.parsing", "watcher.render"):
+        threading.Thread(target=importlib.import_module, args=(name,), daemon=True).start()
+
+
 def run_check(config: Config, connect: Connect, now: datetime) -> Report:
     """Look through INBOX and the spam folders and decide which link to use."""
+    preload()
     notices: list[Notice] = []
     found: list[Found] = []
     with connect() as session:
@@ -62,29 +82,58 @@ def scan_new(
     now: datetime,
     recheck: int = 0,
 ) -> tuple[list[Found], Cursor, list[Notice]]:
-    """Only what arrived in ``folder`` since ``cursor`` (all of it after a UIDVALIDITY change).
+    """:func:`scan_new_many` for one folder."""
+    found, cursors, notices = scan_new_many(
+        session, [folder], {folder.name: cursor}, config, now, recheck
+    )
+    return found, cursors[folder.name], notices
 
+
+def scan_new_many(
+    session: ImapSession,
+    folders: Sequence[Folder],
+    cursors: Mapping[str, Cursor | None],
+    config: Config,
+    now: datetime,
+    recheck: int = 0,
+) -> tuple[list[Found], dict[str, Cursor], list[Notice]]:
+    """Only what arrived in each folder since its cursor, all folders in one round trip.
+
+    The search is sent with the EXAMINE, before its UIDVALIDITY is known: it
+    assumes the cursor still holds (as it nearly always does); a folder whose
+    UIDVALIDITY changed is searched again from the start (logged).
     ``recheck`` also searches again the last so many UIDs below the cursor: a
     server whose search index lags behind its UIDNEXT (seen with index-based
     servers) may not have matched a mail the first time it was counted.
     """
-    info = session.examine(folder.name)
-    validity = int(info.get(b"UIDVALIDITY", 0) or 0)
-    uidnext = int(info.get(b"UIDNEXT", 0) or 0)
-    same = cursor is not None and cursor.uidvalidity == validity
-    if cursor is not None and same and 0 < uidnext <= cursor.highest_uid + 1 and not recheck:
-        return [], cursor, []  # nothing new: no SEARCH, no FETCH
-    if cursor is not None and not same:
-        log.info("%s: UIDVALIDITY changed, rescanning the folder", folder.name)
-    min_uid = max(1, cursor.highest_uid + 1 - recheck) if cursor is not None and same else None
     since = (now - timedelta(days=config.watch.lookback_days)).date()
-    envelopes = session.search_envelopes(config.watch.sender, since, min_uid)
-    uids = [e.uid for e in envelopes]
+    lows = {f.name: _low(cursors.get(f.name), recheck) for f in folders}
+    names = [f.name for f in folders]
+    scans = {s.folder: s for s in session.scan(names, config.watch.sender, since, lows)}
+    stale = [f for f in folders if not _same_validity(cursors.get(f.name), scans[f.name])]
+    for folder in stale:
+        log.info("%s: UIDVALIDITY changed, rescanning the folder", folder.name)
+    if stale:
+        again = session.scan([f.name for f in stale], config.watch.sender, since)
+        scans.update({s.folder: s for s in again})
     notices: list[Notice] = []
-    found = fetch_and_parse(session, folder, envelopes, config, notices, now)
-    base = cursor.highest_uid if cursor is not None and same else 0
-    highest = max(base, uidnext - 1, *uids) if uids else max(base, uidnext - 1)
-    return found, Cursor(validity, highest), notices
+    scanned = [(f, scans[f.name].envelopes) for f in folders]
+    found = parse_folders(session, now, scanned, config, notices)
+    out = {}
+    for folder in folders:
+        cursor, scan = cursors.get(folder.name), scans[folder.name]
+        base = cursor.highest_uid if _same_validity(cursor, scan) and cursor else 0
+        uids = [e.uid for e in scan.envelopes]
+        out[folder.name] = Cursor(scan.uidvalidity, max(base, scan.uidnext - 1, *uids))
+    return found, out, notices
+
+
+def _low(cursor: Cursor | None, recheck: int) -> int | None:
+    return None if cursor is None else max(1, cursor.highest_uid + 1 - recheck)
+
+
+def _same_validity(cursor: Cursor | None, scan: FolderScan) -> bool:
+    return cursor is None or cursor.uidvalidity == scan.uidvalidity
 
 
 def fetch_and_parse(
@@ -167,7 +216,7 @@ def _sibling_sender(envelope: Envelope, config: Config) -> bool:
     from the one configured address; a forged reset mail uses that address
     (or a look-alike domain), and those are always opened and checked.
     """
-    address = parts.sender_address(envelope.headers)
+    address = envelope.sender
     if address is None or address == config.watch.sender:
         return False
     domain = config.watch.sender.rpartition("@")[2]
@@ -184,10 +233,7 @@ def _too_old(envelope: Envelope, config: Config, now: datetime) -> bool:
     claiming to be SECOP is still opened, however old: it may be a forgery
     to report.
     """
-    if (
-        envelope.internaldate is None
-        or parts.sender_address(envelope.headers) != config.watch.sender
-    ):
+    if envelope.internaldate is None or envelope.sender != config.watch.sender:
         return False
     limit = timedelta(hours=config.watch.max_link_age_hours) + OPEN_MARGIN
     return now - envelope.internaldate > limit
@@ -201,13 +247,15 @@ def _old(folder: Folder, envelope: Envelope) -> Found:
 
 
 def _other_sender(folder: Folder, envelope: Envelope, config: Config) -> Found:
-    verdict = Verdict(Kind.OTHER, sender=parts.sender_address(envelope.headers))
+    verdict = Verdict(Kind.OTHER, sender=envelope.sender)
     return Found(verdict, folder.name, envelope.uid)
 
 
 def _parsed(
     folder: Folder, uid: int, raw: bytes, internaldate: datetime | None, config: Config
 ) -> Found:
+    from watcher.parsing import parse_message  # see preload()
+
     verdict = parse_message(
         raw,
         sender=config.watch.sender,

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from imapclient import IMAPClient, imap4, tls
@@ -370,8 +371,8 @@ class ImapSession:
 
         The broad ``FROM secop`` term also catches look-alike senders so they
         can be reported as suspicious instead of silently ignored. ``min_uid``
-        limits the search to new mail (``UID n:*``, which servers may answer
-        with the last UID even when it is lower: filtered here).
+        limits the search to new mail (UIDs below it, should a server answer
+        any, are filtered here).
         """
         pipe = Pipeline(self.client._imap)
         pipe.add("UID", "SEARCH", *_criteria(sender, since, min_uid))
@@ -546,6 +547,11 @@ class Envelope:
     headers: bytes
     structure: Any
 
+    @cached_property
+    def sender(self) -> str | None:
+        """The From address (parsed once: a check asks several times per message)."""
+        return parts.sender_address(self.headers)
+
 
 @dataclass(frozen=True)
 class Part:
@@ -557,6 +563,9 @@ class Part:
 ENVELOPE_BUDGET = 64 * 1024  # header fields and structure of one message, generously
 # SEARCH + FETCH $ of one folder, the count unknown ahead: with the usual budget, 4 × in all
 ENVELOPE_PIPELINE_BUDGET = 3 * RESPONSE_BUDGET_BYTES
+
+
+MAX_UID = 4294967295  # RFC 3501: a UID is a 32-bit unsigned number
 
 
 def _criteria(sender: str, since: date, min_uid: int | None) -> list[str]:
@@ -575,7 +584,8 @@ def _criteria(sender: str, since: date, min_uid: int | None) -> list[str]:
     terms = ["OR", "SENTSINCE", sent, "SENTBEFORE", "2-Jan-1970"]
     terms += ["OR", "FROM", _quoted(sender), "FROM", "secop"]
     if min_uid is not None:
-        terms = ["UID", f"{min_uid}:*", *terms]
+        # Not ``n:*``: with n above the last UID that means "the last one" (RFC 3501 §9).
+        terms = ["UID", f"{min_uid}:{MAX_UID}", *terms]
     return terms
 
 
@@ -592,7 +602,7 @@ def _saved_search(client: IMAPClient, answer: Answer) -> None:
 
 
 def _hits(client: IMAPClient, answer: Answer, min_uid: int | None) -> list[int]:
-    """UIDs of a plain UID SEARCH; ``UID n:*`` may be answered with a lower last UID."""
+    """UIDs of a plain UID SEARCH, none below ``min_uid`` (whatever the server answered)."""
     client._checkok("search", answer.typ, answer.data)
     uids = sorted(int(u) for u in parse_message_list(answer.untagged.get("SEARCH", [])))
     return [u for u in uids if min_uid is None or u >= min_uid]

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from watcher import i18n
-from watcher.check import scan_new
+from watcher.check import scan_new_many
 from watcher.choosing import choose
 from watcher.config import Config
 from watcher.errors import AuthError, CredentialsError, UserError
@@ -325,22 +325,16 @@ class Service:
 
     def _scan(self, now: datetime, only: set[str] | None) -> tuple[list[Found], dict[str, Cursor]]:
         state = self.store.read()
-        found: list[Found] = []
-        cursors: dict[str, Cursor] = {}
         session = self._checker_session()
-        for folder in self._folders:
-            if only is not None and folder.name not in only:
-                continue
-            new, cursor, _notices = scan_new(
-                session,
-                folder,
-                state.folders.get(folder.name),
-                self.config,
-                now,
-                recheck=RECHECK_TAIL if only is None else 0,
-            )
-            found += new
-            cursors[folder.name] = cursor
+        folders = [f for f in self._folders if only is None or f.name in only]
+        found, cursors, _notices = scan_new_many(
+            session,
+            folders,
+            {f.name: state.folders.get(f.name) for f in folders},
+            self.config,
+            now,
+            recheck=RECHECK_TAIL if only is None else 0,
+        )
         return found, cursors
 
     def _scan_retrying_once(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from watcher import i18n, render
-from watcher.check import scan_new
+from watcher.check import scan_new_many
 from watcher.choosing import choose
 from watcher.config import Config
 from watcher.errors import UserError
@@ -116,12 +116,9 @@ class Waiter:
         self, session: ImapSession, folders: list[Folder], cursors: dict[str, Cursor | None]
     ) -> Link | None:
         now = datetime.now(UTC)
-        found: list[Found] = []
-        for folder in folders:
-            new, cursors[folder.name], _ = scan_new(
-                session, folder, cursors[folder.name], self.config, now
-            )
-            found += [f for f in new if self._in_window(f)]
+        new, moved, _ = scan_new_many(session, folders, cursors, self.config, now)
+        cursors.update(moved)
+        found = [f for f in new if self._in_window(f)]
         report = choose(
             found, now=now, max_age=timedelta(hours=self.config.watch.max_link_age_hours)
         )
