@@ -4,6 +4,7 @@ an unchanged folder costs no SEARCH and no FETCH, a UIDVALIDITY change rescans."
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,8 +18,9 @@ from tests.cliutil import write_config
 from tests.servers.dovecot import Dovecot
 from tests.test_announcer import Recorder
 from watcher import config as config_mod
-from watcher.check import scan_new
+from watcher.check import scan_new, scan_new_many
 from watcher.config import Config
+from watcher.idle import FolderIdler
 from watcher.imap import Folder, ImapSession
 from watcher.service import Service
 from watcher.state import Cursor, StateStore
@@ -150,3 +152,88 @@ def test_recheck_finds_a_mail_the_first_search_missed(setup: tuple[Dovecot, Conf
     found, cursor, _ = scan_new(spy.session, inbox, counted, config, now, recheck=20)
     assert [f.verdict.username for f in found] == ["u1"]
     assert cursor.highest_uid == 1
+
+
+def test_keepalives_do_not_end_idle(dovecot_factory: Any, tmp_path: Path) -> None:
+    """A server's ``* OK Still here`` costs one wake-up, not a DONE, NOOP and new IDLE."""
+    server = dovecot_factory(idle_notify_seconds=1)
+    config = config_mod.load(write_config(tmp_path / "c.toml", server))
+    spy = Spy(config, server.password("jperez"))
+    spy.session.examine("INBOX")
+    imap = spy.session.client._imap
+    heard: list[bytes] = []
+    get_line = imap._get_line
+
+    def counting_get_line() -> bytes:
+        line: bytes = get_line()
+        heard.append(line)
+        return line
+
+    imap._get_line = counting_get_line
+    spy.sent.clear()
+    try:
+        assert spy.session.idle_wait(3.5) is False
+    finally:
+        spy.session.close()
+    keepalives = [line for line in heard if line.startswith(b"* OK")]
+    assert len(keepalives) >= 2, heard  # several reminders while idling …
+    assert spy.verbs().count("IDLE") == 1  # … within one IDLE
+    assert b"DONE\r\n" in spy.sent and "NOOP" not in spy.verbs()
+
+
+def test_a_push_is_looked_at_on_the_idle_connection_in_one_write(
+    setup: tuple[Dovecot, Config, Spy],
+) -> None:
+    """IDLE left running after a change: DONE, the search and the envelopes go out together,
+    with no EXAMINE (the folder is open and current on that connection)."""
+    server, config, spy = setup
+    inbox = Folder("INBOX", False, "inbox")
+    put(server, "u1", "t1")
+    validity = int(spy.session.examine("INBOX")[b"UIDVALIDITY"])
+    cursor = Cursor(validity, 1)
+    arrival = threading.Timer(0.5, put, args=(server, "u2", "t2"))  # while IDLE runs
+    arrival.start()
+    assert spy.session.idle_wait(10, stay=True) is True
+    arrival.join()
+    spy.sent.clear()
+    found, moved, _ = scan_new_many(
+        spy.session, [inbox], {"INBOX": cursor}, config, datetime.now(UTC), examine=False
+    )
+    assert [f.verdict.username for f in found] == ["u2"]
+    assert moved["INBOX"] == Cursor(validity, 2)
+    first_write = spy.sent[0]
+    assert first_write.startswith(b"DONE\r\n") and b"UID SEARCH RETURN (SAVE) UID 2:" in first_write
+    assert "EXAMINE" not in spy.verbs()
+
+
+def test_mail_arriving_while_a_push_is_looked_at_is_looked_at_too(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """The server reports a new mail once, on whatever command runs then (here the NOOP
+    after the look): the idler must not take that for a mere health check."""
+    config = config_mod.load(write_config(tmp_path / "c.toml", dovecot))
+    password = dovecot.password("jperez")
+    calls: list[bool] = []
+    second = threading.Event()
+
+    def on_change(folder: str, session: ImapSession | None) -> None:
+        calls.append(session is not None)
+        if session is None:
+            return
+        if len(calls) == 2:  # the first push: another mail comes while we look
+            put(dovecot, "u2", "t2")
+        else:
+            second.set()
+
+    idler = FolderIdler(
+        "INBOX", lambda: ImapSession.open(config.imap, password), on_change, lambda e: None
+    )
+    idler.start()
+    try:
+        assert idler.connected.wait(10)
+        put(dovecot, "u1", "t1")
+        assert second.wait(10), calls
+    finally:
+        idler.stop()
+        idler.join(5)
+    assert calls[:3] == [False, True, True]  # the look after connecting, then both mails

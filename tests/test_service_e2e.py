@@ -57,6 +57,9 @@ def test_push_from_inbox_and_spam_replaced_when_superseded_and_once_across_resta
     )
     assert inbox_latency < 2.0
     assert spam_latency < 2.0
+    # Both pushes were looked at on the IDLE connection that saw them (no second EXAMINE).
+    svc.wait_for("INBOX: new mail looked at on its IDLE connection")
+    svc.wait_for("Spam: new mail looked at on its IDLE connection")
     assert first.summary == "SECOP II: enlace para jperez"
     assert "INBOX" in first.body
     assert second.summary == "SECOP II: enlace para mgomez"

@@ -96,8 +96,13 @@ def scan_new_many(
     config: Config,
     now: datetime,
     recheck: int = 0,
+    *,
+    examine: bool = True,
 ) -> tuple[list[Found], dict[str, Cursor], list[Notice]]:
     """Only what arrived in each folder since its cursor, all folders in one round trip.
+
+    ``examine=False``: the one folder is the session's selected one, searched
+    as it is (see :meth:`ImapSession.scan`).
 
     The search is sent with the EXAMINE, before its UIDVALIDITY is known: it
     assumes the cursor still holds (as it nearly always does); a folder whose
@@ -109,7 +114,9 @@ def scan_new_many(
     since = (now - timedelta(days=config.watch.lookback_days)).date()
     lows = {f.name: _low(cursors.get(f.name), recheck) for f in folders}
     names = [f.name for f in folders]
-    scans = {s.folder: s for s in session.scan(names, config.watch.sender, since, lows)}
+    scans = {
+        s.folder: s for s in session.scan(names, config.watch.sender, since, lows, examine=examine)
+    }
     stale = [f for f in folders if not _same_validity(cursors.get(f.name), scans[f.name])]
     for folder in stale:
         log.info("%s: UIDVALIDITY changed, rescanning the folder", folder.name)

@@ -43,14 +43,25 @@ class Backoff:
         self.failures = 0
 
 
+OnChange = Callable[[str, "ImapSession | None"], None]
+
+
 class FolderIdler(threading.Thread):
-    """Keeps one IDLE connection on ``folder`` and calls ``on_change`` when mail arrives."""
+    """Keeps one IDLE connection on ``folder`` and calls ``on_change`` when mail arrives.
+
+    ``on_change(folder, session)`` runs in this thread. ``session`` is this
+    IDLE connection, the folder still selected and IDLE still running: the
+    callback may look at the new mail right here (its first command ends
+    IDLE in the same write), which spares the server re-reading the folder
+    for another connection. ``session`` is None for the look right after
+    (re)connecting, which should be a check like any other.
+    """
 
     def __init__(
         self,
         folder: str,
         open_session: Callable[[], ImapSession],
-        on_change: Callable[[str], None],
+        on_change: OnChange,
         on_auth_error: Callable[[UserError], None],
         renew_seconds: float = RENEW_SECONDS,
     ) -> None:
@@ -107,12 +118,19 @@ class FolderIdler(threading.Thread):
             session.examine(self.folder)
             self.backoff.reset()
             # Mail may have arrived before IDLE began (or while we were away): look now.
-            self._on_change(self.folder)
+            self._on_change(self.folder, None)
             log.info("%s: IDLE connection ready", self.folder)
             self.connected.set()  # after the log line: whoever waits for it may count on it
+            looked = session.arrivals
             while not self._stop_event.is_set():
-                if session.idle_wait(self._renew):
-                    self._on_change(self.folder)
+                if session.arrivals == looked:
+                    session.idle_wait(self._renew, stay=True)
+                if session.arrivals != looked:
+                    # Whatever arrives from here on is counted again and looked at next.
+                    looked = session.arrivals
+                    self._on_change(self.folder, session)
+                # Health check; also ends an IDLE the callback left running, and reports
+                # mail that arrived while we looked (the server tells that only once).
                 session.noop()
         finally:
             self.connected.clear()

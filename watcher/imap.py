@@ -228,6 +228,11 @@ class ImapSession:
         self._interrupted = False
         self._listing = listing  # LIST's answer, read along with LOGIN's
         self._selected: str | None = None
+        self._validity: dict[str, int] = {}  # UIDVALIDITY of each folder examined
+        self._idling = False  # IDLE reported a change and was left running (see idle_wait)
+        # EXISTS responses seen since the last EXAMINE, in any answer: a new mail is
+        # announced once, on whichever command happens to be running when it arrives.
+        self.arrivals = 0
 
     @classmethod
     def open(cls, imap: ImapConfig, password: str) -> ImapSession:
@@ -280,13 +285,16 @@ class ImapSession:
             listing, self._listing = self._listing, None
             return listing
         with self._guard():
+            self._leave_idle()
             return _listing(self.client.list_folders())
 
     def examine(self, folder: str) -> dict[bytes, Any]:
         """Open ``folder`` read-only (EXAMINE)."""
         with self._guard():
+            self._leave_idle()
             info: dict[bytes, Any] = self.client.select_folder(folder, readonly=True)
         self._selected = folder
+        self._validity[folder] = _int(info, b"UIDVALIDITY")
         return info
 
     def reopen(self, folder: str) -> None:
@@ -300,19 +308,27 @@ class ImapSession:
         sender: str,
         since: date,
         min_uids: Mapping[str, int | None] | None = None,
+        *,
+        examine: bool = True,
     ) -> list[FolderScan]:
         """EXAMINE, search and fetch the envelopes of several folders, pipelined.
 
         With SEARCHRES (RFC 5182) every folder's ``EXAMINE``, ``UID SEARCH
         RETURN (SAVE)`` and ``UID FETCH $`` go out in one write: one round
         trip for all folders. Without it, the searches go out together, then
-        the fetches: two.
+        the fetches: two. ``examine=False`` searches the selected folder as it
+        is (an IDLE connection that just saw mail arrive: examining it again
+        would make the server re-read a big folder for nothing); its UIDNEXT
+        is then unknown (0).
         """
+        if not examine and list(folders) != [self._selected]:
+            raise ValueError(f"examine=False needs the selected folder, not {folders}")
         min_uids = min_uids or {}
         searchres = "SEARCHRES" in self.capabilities()
-        pipe = Pipeline(self.client._imap)
+        pipe = self._pipeline()
         for folder in folders:
-            pipe.add("EXAMINE", self.client._normalise_folder(folder))
+            if examine:
+                pipe.add("EXAMINE", self.client._normalise_folder(folder))
             terms = _criteria(sender, since, min_uids.get(folder))
             if searchres:
                 pipe.add("UID", "SEARCH", "RETURN", "(SAVE)", *terms)
@@ -324,7 +340,10 @@ class ImapSession:
         with self._guard(), _budget(self.client, len(folders) * ENVELOPE_PIPELINE_BUDGET):
             answers = pipe.run()
             for folder in folders:
-                info = self._examined(folder, next(answers))
+                if examine:
+                    info = self._examined(folder, next(answers))
+                else:
+                    info = {b"UIDVALIDITY": self._validity.get(folder, 0)}
                 envelopes: list[Envelope] = []
                 if searchres:
                     _saved_search(self.client, next(answers))
@@ -345,7 +364,35 @@ class ImapSession:
         self.client._checkok("examine", answer.typ, answer.data)
         self._selected = folder
         info: dict[bytes, Any] = self.client._process_select_response(answer.untagged)
+        self._validity[folder] = _int(info, b"UIDVALIDITY")
         return info
+
+    def _pipeline(self) -> Pipeline:
+        """A pipeline on this connection; if IDLE is still running, its DONE goes first,
+        in the same write (a round trip saved on every push)."""
+        if not self._idling:
+            return Pipeline(self.client._imap, on_answer=self._note_answer)
+        self._idling = False
+        client = self.client
+
+        def done() -> None:
+            self._note(client._consume_until_tagged_response(client._idle_tag, "IDLE")[1])
+
+        return Pipeline(client._imap, prefix=b"DONE\r\n", before=done, on_answer=self._note_answer)
+
+    def _note(self, responses: Iterable[Any]) -> None:
+        """Count the EXISTS among imapclient-parsed untagged responses."""
+        self.arrivals += sum(1 for r in responses if _is_change(r))
+
+    def _note_answer(self, answer: Answer) -> None:
+        if answer.name != "EXAMINE":  # EXAMINE's EXISTS is the folder's size, not news
+            self.arrivals += len(answer.untagged.get("EXISTS", []))
+
+    def _leave_idle(self) -> None:
+        """End an IDLE left running by :meth:`idle_wait` before any other command."""
+        if self._idling:
+            self._idling = False
+            self._note(self.client.idle_done()[1])
 
     def _fetch_envelopes_of(self, scans: list[FolderScan], found: dict[str, list[int]]) -> None:
         """Without SEARCHRES: every folder's envelope FETCH in one write, the folder
@@ -353,7 +400,7 @@ class ImapSession:
         order = [s for s in reversed(scans) if found.get(s.folder)]
         if not order:
             return
-        pipe = Pipeline(self.client._imap)
+        pipe = self._pipeline()
         examine = _Examiner(self, pipe)
         for scan in order:
             examine.queue(scan.folder)
@@ -374,7 +421,7 @@ class ImapSession:
         limits the search to new mail (UIDs below it, should a server answer
         any, are filtered here).
         """
-        pipe = Pipeline(self.client._imap)
+        pipe = self._pipeline()
         pipe.add("UID", "SEARCH", *_criteria(sender, since, min_uid))
         with self._guard():
             return _hits(self.client, next(pipe.run()), min_uid)
@@ -387,7 +434,7 @@ class ImapSession:
         which RFC 5182 explicitly allows to send without waiting)."""
         if "SEARCHRES" not in self.capabilities():
             return self.fetch_envelopes(self.search_sender(sender, since, min_uid))
-        pipe = Pipeline(self.client._imap)
+        pipe = self._pipeline()
         pipe.add("UID", "SEARCH", "RETURN", "(SAVE)", *_criteria(sender, since, min_uid))
         pipe.add("UID", "FETCH", "$", _envelope_items())
         with self._guard(), _budget(self.client, ENVELOPE_PIPELINE_BUDGET):
@@ -399,31 +446,47 @@ class ImapSession:
     def supports_idle(self) -> bool:
         return "IDLE" in self.capabilities()
 
-    def idle_wait(self, timeout: float) -> bool:
+    def idle_wait(self, timeout: float, *, stay: bool = False) -> bool:
         """IDLE for up to ``timeout`` s; True when the folder changed.
+
+        The server's keep-alives (``* OK Still here``) do not end the IDLE:
+        each costs one wake-up, not a DONE/NOOP/IDLE exchange. With ``stay``,
+        a change leaves IDLE running: the next command of this session sends
+        DONE in the same write as itself (see :meth:`_pipeline`).
 
         Raises :class:`ConnectionFailed` when the server said BYE or the
         connection died (imapclient's ``idle_check`` returns an empty list on
         EOF, so an early empty return is followed by a NOOP health check).
         """
-        started = time.monotonic()
+        deadline = time.monotonic() + timeout
+        changed = False
+        responses: list[Any] = []
         with self._guard():
+            self._leave_idle()
             self.client.idle()
-            responses = self.client.idle_check(timeout=timeout)
+            while not changed and (left := deadline - time.monotonic()) > 0:
+                responses = self.client.idle_check(timeout=left)
+                if any(r[:1] == (b"BYE",) for r in responses if isinstance(r, tuple)):
+                    raise imaplib.IMAP4.abort("server said BYE")
+                if not responses:
+                    break  # the time is up, or the connection ended (checked below)
+                changed = any(_is_change(r) for r in responses)
+                self._note(responses)
+            if changed and stay:
+                self._idling = True
+                return True
             # Not in a ``finally``: after a failed check the connection is dropped, and
             # DONE would only wait for the same broken server a second time.
             if not self._interrupted:
-                self.client.idle_done()
-            if any(r[:1] == (b"BYE",) for r in responses if isinstance(r, tuple)):
-                raise imaplib.IMAP4.abort("server said BYE")
-            early = time.monotonic() - started < timeout * 0.9
-            if not responses and early:
-                self.client.noop()  # raises on a dead connection
-        return any(_is_change(r) for r in responses)
+                self._note(self.client.idle_done()[1])
+            if not responses and time.monotonic() < deadline - timeout * 0.1:
+                self._note(self.client.noop()[1])  # raises on a dead connection
+        return changed
 
     def noop(self) -> None:
         with self._guard():
-            self.client.noop()
+            self._leave_idle()
+            self._note(self.client.noop()[1])
 
     def interrupt(self) -> None:
         """From another thread: end a blocking IDLE now (shutdown, resume, reconnect)."""
@@ -443,6 +506,7 @@ class ImapSession:
         for start in range(0, len(uids), FETCH_BATCH):
             batch = list(uids[start : start + FETCH_BATCH])
             with self._guard():
+                self._leave_idle()
                 with _budget(self.client, len(batch) * MAX_LITERAL_BYTES):
                     response = self.client.fetch(batch, ["INTERNALDATE", "RFC822.SIZE", body])
                 messages = [_raw_message(uid, item) for uid, item in sorted(response.items())]
@@ -452,7 +516,7 @@ class ImapSession:
         """Step 1 of a check: header fields, structure, date and size, in one FETCH."""
         if not uids:
             return []
-        pipe = Pipeline(self.client._imap)
+        pipe = self._pipeline()
         pipe.add("UID", "FETCH", _uid_set(uids), _envelope_items())
         # parsing inside the guard too: a broken answer must become a clear error
         with self._guard(), _budget(self.client, len(uids) * ENVELOPE_BUDGET):
@@ -477,7 +541,7 @@ class ImapSession:
         folders = sorted((f for f in wanted if wanted[f]), key=lambda f: f != self._selected)
         if not folders:
             return {}
-        pipe = Pipeline(self.client._imap)
+        pipe = self._pipeline()
         examine = _Examiner(self, pipe)
         plan: list[tuple[str, list[tuple[str, dict[int, int]]]]] = []
         asked = 0

@@ -14,7 +14,7 @@ those have to wait for the server's "+" by nature.
 from __future__ import annotations
 
 import imaplib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,9 +42,21 @@ _STATE_AFTER = {"LOGIN": "AUTH", "EXAMINE": "SELECTED"}
 class Pipeline:
     """Queue commands with :meth:`add`, then :meth:`run` sends them all in one write."""
 
-    def __init__(self, imap: imaplib.IMAP4) -> None:
+    def __init__(
+        self,
+        imap: imaplib.IMAP4,
+        *,
+        prefix: bytes = b"",
+        before: Callable[[], object] | None = None,
+        on_answer: Callable[[Answer], None] | None = None,
+    ) -> None:
+        """``prefix`` goes out first in the same write (IDLE's ``DONE``); ``before`` then
+        reads what it makes the server say, ahead of the queued commands' answers."""
         self._imap = imap
         self._queue: list[tuple[str, tuple[str, ...]]] = []
+        self._prefix = prefix
+        self._before = before
+        self._on_answer = on_answer  # sees every answer (e.g. to notice EXISTS)
 
     def add(self, name: str, *args: str) -> int:
         """Queue ``name args``; the returned index finds its answer in :meth:`run`'s list."""
@@ -66,6 +78,8 @@ class Pipeline:
         tags: list[tuple[str, bytes]] = []
         try:
             with corked(imap):
+                if self._prefix:
+                    imap.send(self._prefix)
                 for name, args in self._queue:
                     tags.append((name, imap._command(name, *args)))
                     imap.state = _STATE_AFTER.get(name, imap.state)
@@ -75,6 +89,8 @@ class Pipeline:
             imap.state = before
             raise
         self._queue = []
+        if self._before is not None:
+            self._before()
         imap.untagged_responses = {}  # what came before belongs to no command of ours
         return self._answers(tags)
 
@@ -86,7 +102,10 @@ class Pipeline:
         imap = self._imap
         typ, data = imap._command_complete(name, tag)
         untagged, imap.untagged_responses = imap.untagged_responses, {}
-        return Answer(name, typ, data, untagged)
+        answer = Answer(name, typ, data, untagged)
+        if self._on_answer is not None:
+            self._on_answer(answer)
+        return answer
 
 
 @contextmanager

@@ -161,6 +161,7 @@ class Service:
         self._idle_supported = False  # learnt from the server's capabilities
         self._pending: set[str] | None = None  # folders to check; None = all
         self._pending_lock = threading.Lock()
+        self._check_lock = threading.Lock()  # one check at a time: checker or an IDLE thread
         self._last_full_check = float("-inf")
         self._session_used = float("-inf")
         self._session_stale = False
@@ -295,21 +296,30 @@ class Service:
         Never raises a UserError. The connection is kept for the next check
         (a push then costs a few round trips, not a new TLS session and login).
         """
-        now = self.clock()
-        self._last_check_ok = False
-        try:
-            found, cursors = self._scan_retrying_once(now, only)
-        except (AuthError, CredentialsError) as e:
-            self._drop_session()
-            self._pause(e, now)
-            return []
-        except UserError as e:
-            self._drop_session()
-            self._record_error(e, now)
-            return []
-        if only is None:
+        with self._check_lock:
+            now = self.clock()
+            self._last_check_ok = False
+            try:
+                found, cursors = self._scan_retrying_once(now, only)
+            except (AuthError, CredentialsError) as e:
+                self._drop_session()
+                self._pause(e, now)
+                return []
+            except UserError as e:
+                self._drop_session()
+                self._record_error(e, now)
+                return []
+            self._last_check_ok = True
+            new = self._record(found, cursors, now, full=only is None)
+        self._ensure_idlers()
+        return new
+
+    def _record(
+        self, found: list[Found], cursors: dict[str, Cursor], now: datetime, *, full: bool
+    ) -> list[Link]:
+        """Choose, announce what is new, and keep the cursors (a check succeeded)."""
+        if full:
             self._last_full_check = time.monotonic()
-        self._last_check_ok = True
         report = choose(found, now=now, max_age=self.announcer.max_age)
         with self.store.update() as state:
             state.folders.update(cursors)
@@ -320,7 +330,6 @@ class Service:
             self._error_logged = None
         self.checks += 1
         log.info("check %d done: %d new link(s)", self.checks, len(new))
-        self._ensure_idlers()
         return new
 
     def _scan(self, now: datetime, only: set[str] | None) -> tuple[list[Found], dict[str, Cursor]]:
@@ -446,8 +455,39 @@ class Service:
                 self._idlers[folder.name] = idler
                 idler.start()
 
-    def _on_push(self, folder: str) -> None:
-        self.request_check(f"push from {folder}", folder)
+    def _on_push(self, folder: str, session: ImapSession | None) -> None:
+        """Mail arrived in ``folder``: look at it on the IDLE connection that saw it.
+
+        That connection has the folder open and up to date; the checker's own
+        connection would have to EXAMINE it again, which makes the server
+        re-read the folder (241 ms for a 100,000-mail Maildir). When that is
+        not possible, or fails, the checker looks instead.
+        """
+        if session is None or self._paused_on is not None:
+            self.request_check(f"push from {folder}", folder)
+            return
+        try:
+            self._check_pushed(folder, session)
+        except UserError:
+            self.request_check(f"push from {folder} (IDLE connection failed)", folder)
+            raise  # the idler reconnects
+        except Exception:  # a bug must not end the IDLE thread: log it, let the checker look
+            log.exception("internal error while checking a push from %s", folder)
+            self.request_check(f"push from {folder}", folder)
+
+    def _check_pushed(self, name: str, session: ImapSession) -> None:
+        folder = next((f for f in self._folders if f.name == name), None)
+        if folder is None:
+            self.request_check(f"push from {name}", name)
+            return
+        with self._check_lock:
+            now = self.clock()
+            cursor = self.store.read().folders.get(name)
+            found, cursors, _notices = scan_new_many(
+                session, [folder], {name: cursor}, self.config, now, examine=False
+            )
+            log.info("%s: new mail looked at on its IDLE connection", name)
+            self._record(found, cursors, now, full=False)
 
 
 def password_fingerprint(get: Callable[[], str]) -> Callable[[], str]:

@@ -106,7 +106,7 @@ class Waiter:
         idler.start()
         return idler
 
-    def _on_push(self, _folder: str) -> None:
+    def _on_push(self, _folder: str, _session: ImapSession | None) -> None:
         self._arrived.set()
 
     def _idle_failed(self, _error: UserError) -> None:
