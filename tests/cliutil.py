@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,6 @@ class Background:
     """The installed CLI running in the background, its stderr read line by line."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        import threading
 
         full_env = dict(os.environ)
         full_env.update(env or {})
@@ -140,6 +140,14 @@ class Background:
             raise AssertionError("did not stop:\n" + "\n".join(self.lines)) from None
 
     def communicate(self, timeout: float) -> tuple[int, str]:
-        out, _ = self.proc.communicate(timeout=timeout)
+        """Wait for the exit; (exit code, stdout). Not ``Popen.communicate``: that would
+        read stderr too, racing the line reader, and the last lines could be lost."""
+        out: list[str] = []
+        assert self.proc.stdout is not None
+        stdout = self.proc.stdout
+        reader = threading.Thread(target=lambda: out.append(stdout.read()), daemon=True)
+        reader.start()
+        self.proc.wait(timeout)
+        reader.join(timeout=5)
         self._reader.join(timeout=5)
-        return self.proc.returncode, out
+        return self.proc.returncode, "".join(out)

@@ -47,6 +47,7 @@ def test_returns_the_link_that_arrives_after_it_started(dovecot: Dovecot, tmp_pa
     assert data["link"]["folder"] == "Spam"
     assert data["folders"] == ["INBOX", "Spam"]
     assert latency < 2, latency  # IDLE push, not the 30 s safety poll
+    assert any("Spam: new mail looked at on its IDLE connection" in x for x in waiter.lines)
     print(f"wait: arrival-to-exit {latency * 1000:.0f} ms (IDLE)")
 
 

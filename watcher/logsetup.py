@@ -63,6 +63,9 @@ def configure(verbosity: int, *, show_links: bool = False, to_file: bool = True)
     stderr.addFilter(redactor)
     root.addHandler(stderr)
     logging.getLogger("imapclient").setLevel(logging.WARNING)
+    # APScheduler says "Running job …" / "… executed successfully" at INFO for every
+    # poll tick: two lines a minute in the service's log, all day, telling nothing.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return _add_file_handler(root, redactor) if to_file else None
 
 

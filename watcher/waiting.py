@@ -7,6 +7,7 @@ IDLE) and returns the first genuine reset link that arrived after that.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -24,6 +25,8 @@ from watcher.imap import Folder, ImapSession, choose_folders
 from watcher.model import Found, Link
 from watcher.render import local, suspicious_line
 from watcher.state import Cursor
+
+log = logging.getLogger(__name__)
 
 POLL_WITHOUT_IDLE = 5.0
 POLL_WITH_IDLE = 30.0
@@ -60,6 +63,11 @@ class Waiter:
         self.lang = lang
         self._arrived = threading.Event()
         self._warned: set[str] = set()
+        # The main thread and the IDLE threads both look at mail: one at a time.
+        self._lock = threading.Lock()
+        self._folders: list[Folder] = []
+        self._cursors: dict[str, Cursor | None] = {}
+        self._found: Link | None = None  # seen by an IDLE thread
 
     def wait(self, timeout: float) -> WaitResult:
         started = datetime.now(UTC)
@@ -68,12 +76,14 @@ class Waiter:
         idlers: list[FolderIdler] = []
         try:
             folders, cursors = self._start(session)
+            self._folders, self._cursors = folders, cursors
             idle = session.supports_idle()
             if idle:
                 idlers = [self._idler(f.name) for f in folders]
             self._progress(folders, deadline, idle)
             while True:
-                link = self._look(session, folders, cursors)
+                with self._lock:
+                    link = self._found or self._look(session, folders, cursors)
                 remaining = deadline - time.monotonic()
                 if link is not None or remaining <= 0:
                     return WaitResult(
@@ -106,17 +116,41 @@ class Waiter:
         idler.start()
         return idler
 
-    def _on_push(self, _folder: str, _session: ImapSession | None) -> None:
-        self._arrived.set()
+    def _on_push(self, name: str, session: ImapSession | None) -> None:
+        """Look at new mail on the IDLE connection that saw it (no second EXAMINE: see
+        ``Service._on_push``); the main thread looks when that is not possible."""
+        folder = next((f for f in self._folders if f.name == name), None)
+        if session is None or folder is None:
+            self._arrived.set()
+            return
+        try:
+            with self._lock:
+                link = self._look(session, [folder], self._cursors, examine=False)
+                log.info("%s: new mail looked at on its IDLE connection", name)
+                self._found = self._found or link
+        except UserError:
+            self._arrived.set()  # the main thread looks on its own connection
+            raise  # the idler reconnects
+        except Exception:  # a bug: logged; the main thread's look meets it too and reports it
+            log.exception("internal error while looking at a push from %s", name)
+            self._arrived.set()
+            return
+        if link is not None:
+            self._arrived.set()
 
     def _idle_failed(self, _error: UserError) -> None:
         self._arrived.set()  # the next look raises the same error, with its message
 
     def _look(
-        self, session: ImapSession, folders: list[Folder], cursors: dict[str, Cursor | None]
+        self,
+        session: ImapSession,
+        folders: list[Folder],
+        cursors: dict[str, Cursor | None],
+        *,
+        examine: bool = True,
     ) -> Link | None:
         now = datetime.now(UTC)
-        new, moved, _ = scan_new_many(session, folders, cursors, self.config, now)
+        new, moved, _ = scan_new_many(session, folders, cursors, self.config, now, examine=examine)
         cursors.update(moved)
         found = [f for f in new if self._in_window(f)]
         report = choose(
