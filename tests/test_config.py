@@ -105,3 +105,62 @@ def test_config_found_through_environment_variable(
 
     assert paths.config_file(None) == path
     assert paths.config_file(str(tmp_path / "other.toml")) == tmp_path / "other.toml"
+
+
+ACCOUNTS = """
+[accounts.trabajo]
+host = "outlook.office365.com"
+username = "compras@entidad.gov.co"
+
+[accounts.personal]
+host = "imap.gmail.com"
+username = "ana@gmail.com"
+folders = ["INBOX", "[Gmail]/Spam"]
+
+[watch]
+lookback_days = 3
+"""
+
+
+def test_several_accounts_share_watch_and_notify(tmp_path: Path) -> None:
+    loaded = config.load(write(tmp_path, ACCOUNTS))
+    each = loaded.each()
+    assert [c.account for c in each] == ["trabajo", "personal"]
+    assert [c.imap.username for c in each] == ["compras@entidad.gov.co", "ana@gmail.com"]
+    assert each[1].imap.folders == ("INBOX", "[Gmail]/Spam") and each[1].imap.port == 993
+    assert {c.watch.lookback_days for c in each} == {3}
+    assert loaded.only("personal").imap.host == "imap.gmail.com"
+    with pytest.raises(ConfigError) as info:
+        loaded.only("casa")
+    assert info.value.problems == [
+        ("--account casa", "config.unknown_account", {"names": "trabajo, personal"})
+    ]
+
+
+def test_the_single_imap_form_is_one_unnamed_account(tmp_path: Path) -> None:
+    loaded = config.load(write(tmp_path, '[imap]\nhost = "h"\nusername = "u"\n'))
+    assert [(c.account, c.imap.host) for c in loaded.each()] == [("", "h")]
+
+
+def test_every_account_problem_is_listed_at_once(tmp_path: Path) -> None:
+    broken = (
+        '[accounts."mal nombre"]\nhost = "h"\n[accounts.b]\nport = 0\nhots = 1\npassword = \'x\'\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, broken))
+    assert [(where, key) for where, key, _ in info.value.problems] == [
+        ("[accounts.mal nombre]", "config.account_name"),
+        ("[accounts.mal nombre] username", "config.missing"),
+        ("[accounts.b] port", "config.int_range"),
+        ("[accounts.b] hots", "config.unknown_key"),
+        ("[accounts.b] password", "config.password"),
+        ("[accounts.b] host", "config.missing"),
+        ("[accounts.b] username", "config.missing"),
+    ]
+
+
+def test_imap_and_accounts_together_is_one_clear_problem(tmp_path: Path) -> None:
+    both = '[imap]\nhost = "h"\nusername = "u"\n[accounts.a]\nhost = "h"\nusername = "u"\n'
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, both))
+    assert info.value.problems == [("[accounts]", "config.both_forms", {})]

@@ -8,8 +8,9 @@ keys that could hold secrets.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,42 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
-class Config:
+class Account:
+    """One mailbox to watch: ``[accounts.NAME]`` (``name`` is "" for the single ``[imap]``)."""
+
+    name: str
     imap: ImapConfig
+
+
+@dataclass(frozen=True)
+class Config:
+    imap: ImapConfig  # the account this Config is about (the first one of several)
     watch: WatchConfig = field(default_factory=WatchConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     path: Path | None = None
+    accounts: tuple[Account, ...] = ()  # ``[accounts.NAME]``; empty for the ``[imap]`` form
+
+    @property
+    def account(self) -> str:
+        """This Config's account name ("" for the single ``[imap]`` form)."""
+        return self.accounts[0].name if len(self.accounts) == 1 else ""
+
+    def each(self) -> list[Config]:
+        """One Config per account, each with its own ``imap`` (watch and notify shared)."""
+        if not self.accounts:
+            return [self]
+        return [replace(self, imap=a.imap, accounts=(a,)) for a in self.accounts]
+
+    def only(self, name: str) -> Config:
+        """The account called ``name`` (``--account``); a ConfigError names the others."""
+        for config in self.each():
+            if config.account == name:
+                return config
+        names = ", ".join(a.name for a in self.accounts) or "-"
+        where = f"--account {name}"
+        raise ConfigError(
+            str(self.path or ""), [(where, "config.unknown_account", {"names": names})]
+        )
 
 
 Problem = tuple[str, str, dict[str, Any]]  # (location, i18n key, params)
@@ -145,6 +177,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
     },
 }
 REQUIRED = {("imap", "host"), ("imap", "username")}
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
 def load(path: Path) -> Config:
@@ -168,7 +201,9 @@ def load(path: Path) -> Config:
 def validate(data: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     for section, value in data.items():
-        if section not in SCHEMA:
+        if section == "accounts":
+            problems.extend(_validate_accounts(value, both="imap" in data))
+        elif section not in SCHEMA:
             problems.append((f"[{section}]", "config.unknown_section", _close(section, SCHEMA)))
         elif not isinstance(value, dict):
             problems.append((section, "config.not_table", {"section": section}))
@@ -176,16 +211,38 @@ def validate(data: dict[str, Any]) -> list[Problem]:
             problems.extend(_validate_section(section, value))
     for section, key in sorted(REQUIRED):
         table = data.get(section)
-        if not isinstance(table, dict) or key not in table:
+        if "accounts" not in data and (not isinstance(table, dict) or key not in table):
             problems.append((f"[{section}] {key}", "config.missing", {}))
     return problems
 
 
-def _validate_section(section: str, values: dict[str, Any]) -> list[Problem]:
+def _validate_accounts(value: Any, *, both: bool) -> list[Problem]:
+    """``[accounts.NAME]`` tables, each with the keys of ``[imap]``."""
+    if both:
+        return [("[accounts]", "config.both_forms", {})]
+    if not isinstance(value, dict) or not value:
+        return [("[accounts]", "config.accounts", {})]
+    problems: list[Problem] = []
+    for name, table in value.items():
+        where = f"[accounts.{name}]"
+        if not ACCOUNT_NAME.match(name):
+            problems.append((where, "config.account_name", {}))
+        if not isinstance(table, dict):
+            problems.append((where, "config.not_table", {"section": f"accounts.{name}"}))
+            continue
+        problems.extend(_validate_section("imap", table, where))
+        problems += [
+            (f"{where} {k}", "config.missing", {}) for k in ("host", "username") if k not in table
+        ]
+    return problems
+
+
+def _validate_section(section: str, values: dict[str, Any], table: str = "") -> list[Problem]:
+    """``table`` names the table in messages when it is not ``[section]`` (an account)."""
     problems: list[Problem] = []
     keys = SCHEMA[section]
     for key, value in values.items():
-        where = f"[{section}] {key}"
+        where = f"{table or f'[{section}]'} {key}"
         if key == "password":
             problems.append((where, "config.password", {}))
         elif key not in keys:
@@ -203,14 +260,8 @@ def _close(word: str, choices: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(data: dict[str, Any], path: Path | None = None) -> Config:
-    imap = dict(data["imap"])
-    imap.setdefault("port", SECURITY_PORTS[imap.get("security", "ssl")])
-    if "ca_file" in imap:
-        imap["ca_file"] = Path(imap["ca_file"]).expanduser()
-    if "folders" in imap:
-        imap["folders"] = tuple(imap["folders"])
-    if "timeout_seconds" in imap:
-        imap["timeout_seconds"] = float(imap["timeout_seconds"])
+    accounts = tuple(Account(name, _imap(t)) for name, t in data.get("accounts", {}).items())
+    imap = accounts[0].imap if accounts else _imap(data["imap"])
     watch = dict(data.get("watch", {}))
     if "max_link_age_hours" in watch:
         watch["max_link_age_hours"] = float(watch["max_link_age_hours"])
@@ -219,4 +270,18 @@ def build(data: dict[str, Any], path: Path | None = None) -> Config:
     if "trusted_authserv_ids" in watch:
         watch["trusted_authserv_ids"] = tuple(v.strip() for v in watch["trusted_authserv_ids"])
     notify = NotifyConfig(**data.get("notify", {}))
-    return Config(imap=ImapConfig(**imap), watch=WatchConfig(**watch), notify=notify, path=path)
+    return Config(
+        imap=imap, watch=WatchConfig(**watch), notify=notify, path=path, accounts=accounts
+    )
+
+
+def _imap(table: dict[str, Any]) -> ImapConfig:
+    imap = dict(table)
+    imap.setdefault("port", SECURITY_PORTS[imap.get("security", "ssl")])
+    if "ca_file" in imap:
+        imap["ca_file"] = Path(imap["ca_file"]).expanduser()
+    if "folders" in imap:
+        imap["folders"] = tuple(imap["folders"])
+    if "timeout_seconds" in imap:
+        imap["timeout_seconds"] = float(imap["timeout_seconds"])
+    return ImapConfig(**imap)

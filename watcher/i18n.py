@@ -40,6 +40,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{count} older mail(s) from {sender} were not opened: they arrived more than "
         "{hours} h ago and their link has expired (the newest: {when}, {age}).",
     ),
+    "accounts.header": (
+        "== Cuenta «{name}» ({username}) ==",
+        '== Account "{name}" ({username}) ==',
+    ),
+    "accounts.failed": (
+        "✗ No se pudo revisar esta cuenta: {error}",
+        "✗ This account could not be checked: {error}",
+    ),
     "none": (
         "No hay ningún enlace vigente de SECOP II. Si acaba de pedirlo, espere con "
         "«secop-watcher wait».",
@@ -369,6 +377,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "must be a table, written [{section}]",
     ),
     "config.missing": ("falta (es obligatoria)", "missing (required)"),
+    "config.both_forms": (
+        "use [imap] para un solo buzón o [accounts.NOMBRE] para varios, no los dos",
+        "use [imap] for one mailbox or [accounts.NAME] for several, not both",
+    ),
+    "config.accounts": (
+        "debe tener al menos una cuenta, escrita [accounts.NOMBRE] con las claves de [imap]",
+        "must hold at least one account, written [accounts.NAME] with the keys of [imap]",
+    ),
+    "config.account_name": (
+        "nombre de cuenta inválido: letras, números, «.», «-» o «_», hasta 40",
+        'invalid account name: letters, digits, ".", "-" or "_", up to 40',
+    ),
+    "config.unknown_account": (
+        "no hay una cuenta con ese nombre; las cuentas son: {names}",
+        "there is no account by that name; the accounts are: {names}",
+    ),
     "config.unknown_key": ("clave desconocida", "unknown key"),
     "config.suggestion": ("¿quiso decir «{suggestion}»?", 'did you mean "{suggestion}"?'),
     "config.password": (

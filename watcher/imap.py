@@ -24,7 +24,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -249,6 +249,11 @@ class ImapSession:
                 raise
         log.info("logged in to %s:%s as %s", imap.host, imap.port, imap.username)
         return cls(client, imap, listing)
+
+    @classmethod
+    def opener(cls, imap: ImapConfig, password: str) -> Callable[[], ImapSession]:
+        """A connection factory for ``imap`` (the password asked for once, up front)."""
+        return lambda: cls.open(imap, password)
 
     @contextmanager
     def _guard(self) -> Iterator[None]:

@@ -106,7 +106,11 @@ def _host(url: str | None) -> str | None:
 
 
 def report_json(report: Report) -> str:
-    data = {
+    return json.dumps(report_dict(report), ensure_ascii=False, indent=2)
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    return {
         "checked_at": iso(report.checked_at),
         "folders": report.folders,
         "current": [link_json(x) for x in report.current],
@@ -116,7 +120,6 @@ def report_json(report: Report) -> str:
         "unopened": [{"received": iso(u.received), "folder": u.folder} for u in report.unopened],
         "warnings": [{"code": w.code, "detail": w.detail} for w in report.warnings],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def parsed_json(items: Sequence[ParsedFile]) -> str:
@@ -227,12 +230,14 @@ def wait_text(link: Link | None, notes: Sequence[str], lang: str) -> str:
     return "\n".join([*lines, *notes])
 
 
-def wait_json(link: Link | None, folders: Sequence[str], waited: float) -> str:
-    data = {
+def wait_json(link: Link | None, folders: Sequence[str], waited: float, account: str = "") -> str:
+    data: dict[str, Any] = {
         "link": link_json(link) if link else None,
         "folders": list(folders),
         "waited_seconds": round(waited, 1),
     }
+    if account:  # several accounts: the one where the link came
+        data["account"] = account
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 

@@ -27,6 +27,13 @@ from watcher import paths
 log = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
+
+
+def state_file(account: str = "") -> Path:
+    """``state.json``, or ``state-NAME.json`` for the account ``[accounts.NAME]``."""
+    return paths.state_dir() / (f"state-{account}.json" if account else STATE_FILE)
+
+
 VERSION = 1
 LOCK_TIMEOUT = 60.0
 
@@ -82,7 +89,7 @@ class State:
 
 class StateStore:
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or paths.state_dir() / STATE_FILE
+        self.path = path or state_file()
         from filelock import FileLock  # imported on first use: start-up stays fast
 
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT, mode=0o600)

@@ -11,7 +11,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -39,12 +39,13 @@ class WaitResult:
     started: datetime
     waited_seconds: float
     notes: list[str] = field(default_factory=list)
+    account: str = ""  # with several accounts, the one the link came to
 
 
 @render.render.register
 def _(data: WaitResult, *, as_json: bool, lang: str, config: Config | None) -> str:
     if as_json:
-        return render.wait_json(data.link, data.folders, data.waited_seconds)
+        return render.wait_json(data.link, data.folders, data.waited_seconds, data.account)
     return render.wait_text(data.link, data.notes, lang)
 
 
@@ -68,6 +69,7 @@ class Waiter:
         self._folders: list[Folder] = []
         self._cursors: dict[str, Cursor | None] = {}
         self._found: Link | None = None  # seen by an IDLE thread
+        self._cancelled = False  # another account's waiter found the link
 
     def wait(self, timeout: float) -> WaitResult:
         started = datetime.now(UTC)
@@ -85,12 +87,13 @@ class Waiter:
                 with self._lock:
                     link = self._found or self._look(session, folders, cursors)
                 remaining = deadline - time.monotonic()
-                if link is not None or remaining <= 0:
+                if link is not None or remaining <= 0 or self._cancelled:
                     return WaitResult(
                         link,
                         [f.name for f in folders],
                         started,
                         (datetime.now(UTC) - started).total_seconds(),
+                        account=self.config.account,
                     )
                 poll = POLL_WITH_IDLE if idle else POLL_WITHOUT_IDLE
                 self._arrived.wait(min(poll, remaining))
@@ -110,6 +113,11 @@ class Waiter:
             # With --since, older mail counts too: scan everything once.
             cursors[folder.name] = None if self.since else Cursor(validity, max(0, uidnext - 1))
         return folders, cursors
+
+    def cancel(self) -> None:
+        """From another thread: stop waiting now (another account got the link)."""
+        self._cancelled = True
+        self._arrived.set()
 
     def _idler(self, folder: str) -> FolderIdler:
         idler = FolderIdler(folder, self._open, self._on_push, self._idle_failed)
@@ -175,3 +183,31 @@ class Waiter:
         if not idle:
             line += " " + i18n.t("wait.progress_poll", self.lang, seconds=f"{POLL_WITHOUT_IDLE:g}")
         print(line, file=sys.stderr, flush=True)
+
+
+def wait_all(
+    waiters: Sequence[Waiter], timeout: float
+) -> tuple[WaitResult | None, list[UserError]]:
+    """Every account's waiter side by side; the first link ends them all.
+
+    Returns the winning (or, without a link, the first) result and the
+    errors of the accounts that could not be watched.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    results: list[WaitResult] = []
+    errors: list[UserError] = []
+    with ThreadPoolExecutor(max_workers=len(waiters), thread_name_prefix="account") as pool:
+        futures = [pool.submit(w.wait, timeout) for w in waiters]
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except UserError as e:
+                errors.append(e)
+                continue
+            results.append(result)
+            if result.link is not None:
+                for waiter in waiters:
+                    waiter.cancel()
+    winner = next((r for r in results if r.link is not None), results[0] if results else None)
+    return winner, errors

@@ -20,7 +20,18 @@ class Outcome:
     config: Config | None = None  # what rendering needs to know (sender, link lifetime)
 
 
+def add_account_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--account",
+        metavar="NAME",
+        help="solo la cuenta [accounts.NAME] (por defecto, todas) / only that account "
+        "(default: all)",
+    )
+
+
 def load_config(args: argparse.Namespace) -> Config:
     from watcher import config as config_mod  # tomllib and friends: not for `--help`
 
-    return config_mod.load(paths.config_file(args.config))
+    config = config_mod.load(paths.config_file(args.config))
+    account = getattr(args, "account", None)
+    return config.only(account) if account else config

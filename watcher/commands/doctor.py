@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from watcher.commands import Outcome
+from watcher.commands import Outcome, add_account_option
 
 HELP = "diagnóstico para soporte técnico / a checklist for the help desk"
 
@@ -12,6 +12,7 @@ HELP = "diagnóstico para soporte técnico / a checklist for the help desk"
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("doctor", help=HELP, description=HELP)
     p.add_argument("--json", action="store_true", help="salida JSON / JSON output")
+    add_account_option(p)
     p.set_defaults(func=run)
 
 

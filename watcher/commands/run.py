@@ -8,10 +8,15 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from watcher import i18n
-from watcher.commands import Outcome, load_config
+from watcher.commands import Outcome, add_account_option, load_config
 from watcher.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from watcher.config import Config
+    from watcher.service import Service
 
 HELP = "servicio: avisa cuando llega un enlace / service: notify when a link arrives"
 log = logging.getLogger(__name__)
@@ -29,35 +34,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="solo revisión periódica, sin IDLE / poll only, no IDLE",
     )
+    add_account_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    # Imported here: the notification stack is heavy and only the service needs it.
-    from watcher.credentials import get_password
-    from watcher.imap import ImapSession
-    from watcher.notify import build_notifier
-    from watcher.service import Service, password_fingerprint
-
     config = load_config(args)
-    service: Service
     # Only the main thread may take SIGTERM/SIGINT: delivered to a worker thread, the
     # signal would leave the main thread asleep in its wait and the service would not
     # stop. Worker threads inherit the blocked mask; the main thread unblocks it.
     _block_stop_signals(signal.SIG_BLOCK)
-
-    def open_session() -> ImapSession:
-        return ImapSession.open(service.config.imap, get_password(service.config.imap))
-
-    service = Service(
-        config,
-        open_session,
-        build_notifier(config.notify),
-        lang=args.lang,
-        use_idle=not args.no_idle,
-        reload_config=lambda: load_config(args),
-        password_fingerprint=password_fingerprint(lambda: get_password(service.config.imap)),
-    )
+    services = [_service(c, args, several=bool(config.accounts)) for c in config.each()]
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -69,17 +56,65 @@ def run(args: argparse.Namespace) -> Outcome:
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: where is each thread? (stderr)
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     mode = "IMAP IDLE" if not args.no_idle else "poll"
-    log.warning(
-        i18n.t(
-            "run.started",
-            "en",
-            folders=config.imap.folders or "INBOX + spam",
-            mode=mode,
-            seconds=config.watch.poll_seconds,
+    for service in services:
+        log.warning(
+            i18n.t(
+                "run.started",
+                "en",
+                folders=service.config.imap.folders or "INBOX + spam",
+                mode=mode,
+                seconds=config.watch.poll_seconds,
+            )
+            + (f" [account {service.config.account}]" if service.config.account else "")
         )
-    )
-    service.run(stop, on_started=lambda: _block_stop_signals(signal.SIG_UNBLOCK))
+    if len(services) == 1:
+        services[0].run(stop, on_started=lambda: _block_stop_signals(signal.SIG_UNBLOCK))
+        return Outcome(None, ExitCode.FOUND)
+    # Several accounts: one service each, side by side; one account's trouble (a dead
+    # server, a revoked password) is that service's own business, never the others'.
+    threads = [
+        threading.Thread(target=s.run, args=(stop,), name=f"account:{s.config.account}")
+        for s in services
+    ]
+    from watcher.service import STOP_WAIT
+
+    for thread in threads:
+        thread.start()
+    _block_stop_signals(signal.SIG_UNBLOCK)
+    stop.wait()
+    for thread in threads:
+        thread.join(timeout=STOP_WAIT + 1)  # each service stops within STOP_WAIT
     return Outcome(None, ExitCode.FOUND)
+
+
+def _service(config: Config, args: argparse.Namespace, *, several: bool) -> Service:
+    # Imported here: the notification stack is heavy and only the service needs it.
+    from watcher.credentials import get_password
+    from watcher.imap import ImapSession
+    from watcher.notify import build_notifier
+    from watcher.service import Service, password_fingerprint
+    from watcher.state import StateStore, state_file
+
+    service: Service
+
+    def open_session() -> ImapSession:
+        return ImapSession.open(service.config.imap, get_password(service.config.imap))
+
+    def reload() -> Config:
+        fresh = load_config(args)
+        return fresh.only(config.account) if several else fresh
+
+    service = Service(
+        config,
+        open_session,
+        build_notifier(config.notify),
+        lang=args.lang,
+        store=StateStore(state_file(config.account)),
+        use_idle=not args.no_idle,
+        reload_config=reload,
+        password_fingerprint=password_fingerprint(lambda: get_password(service.config.imap)),
+    )
+    return service
 
 
 def _block_stop_signals(how: int) -> None:

@@ -13,7 +13,7 @@ import webbrowser
 from datetime import UTC, datetime, timedelta
 
 from watcher import i18n
-from watcher.commands import Outcome, load_config
+from watcher.commands import Outcome, add_account_option, load_config
 from watcher.errors import UsageError
 from watcher.exitcodes import ExitCode
 
@@ -56,6 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="copiar el enlace al portapapeles / copy the link to the clipboard",
     )
     p.add_argument("--json", action="store_true", help="salida JSON / JSON output")
+    add_account_option(p)
     p.set_defaults(func=run)
 
 
@@ -75,16 +76,28 @@ def run(args: argparse.Namespace) -> Outcome:
     # Imported here, not at start-up: `secop-watcher --help` stays fast.
     from watcher.credentials import get_password
     from watcher.imap import ImapSession
-    from watcher.waiting import Waiter
+    from watcher.waiting import Waiter, wait_all
 
     config = load_config(args)
     now = datetime.now(UTC)
     since = parse_since(args.since, now) if args.since else None
-    password = get_password(config.imap)
-    waiter = Waiter(
-        config, lambda: ImapSession.open(config.imap, password), since=since, lang=args.lang
-    )
-    result = waiter.wait(timeout=args.timeout * 60)
+    waiters = [
+        Waiter(
+            one, ImapSession.opener(one.imap, get_password(one.imap)), since=since, lang=args.lang
+        )
+        for one in config.each()
+    ]
+    if len(waiters) == 1:
+        result = waiters[0].wait(timeout=args.timeout * 60)
+    else:
+        # Several accounts: all watched at once; one that cannot be watched is reported,
+        # the others go on. Only when none can be watched does the command fail.
+        best, errors = wait_all(waiters, timeout=args.timeout * 60)
+        for e in errors:
+            print(i18n.error_text(e, args.lang), file=sys.stderr)
+        if best is None:
+            raise errors[0]
+        result = best
     if result.link is None:
         print(i18n.t("wait.timeout", args.lang, minutes=f"{args.timeout:g}"), file=sys.stderr)
         return Outcome(result, ExitCode.NOT_FOUND, config)

@@ -1,0 +1,147 @@
+"""Several mailboxes in one configuration (``[accounts.NAME]``), against a real Dovecot.
+
+Two Dovecot users are two accounts; a third account points at a port where
+nothing listens (its server is down). One account's failure never hides
+another account's link.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests import mailfactory as mf
+from tests.cliutil import Background, run
+from tests.servers.dovecot import Dovecot, free_port
+
+CONNECTION = 6
+
+
+def account(name: str, server: Dovecot, user: str, *, port: int | None = None) -> str:
+    password = server.users[user]
+    return (
+        f"[accounts.{name}]\n"
+        f'host = "{server.host}"\n'
+        f"port = {port or server.port_ssl}\n"
+        f'username = "{user}"\n'
+        f'ca_file = "{server.ca_file}"\n'
+        "timeout_seconds = 5\n"
+        # no shell: the password comes from this little program, per account
+        f"password_command = '{sys.executable} -c \"print({password!r})\"'\n"
+    )
+
+
+def config(tmp_path: Path, *tables: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(tables) + "\n[notify]\ndesktop = false\n", encoding="utf-8")
+    return path
+
+
+def reset(server: Dovecot, mailbox_user: str, secop_user: str, token: str) -> None:
+    now = datetime.now(UTC)
+    mail = mf.reset_mail(secop_user, mf.reset_url(token), date=now)
+    server.append(mailbox_user, "INBOX", mail, date=now)
+
+
+def check(cfg: Path, *extra: str) -> tuple[int, str, str]:
+    done = run("--config", str(cfg), "check-now", *extra)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_two_mailboxes_one_down_the_other_still_reports(dovecot: Dovecot, tmp_path: Path) -> None:
+    reset(dovecot, "jperez", "jperez", "work-token")
+    reset(dovecot, "other", "contratos", "home-token")
+    cfg = config(
+        tmp_path,
+        account("trabajo", dovecot, "jperez"),
+        account("personal", dovecot, "other"),
+        account("caido", dovecot, "other", port=free_port(dovecot.host)),
+    )
+    code, out, err = check(cfg, "--json")
+    assert code == 0, err  # some account has a link: found
+    data = json.loads(out)
+    assert [a["name"] for a in data["accounts"]] == ["trabajo", "personal", "caido"]
+    assert {(x["account"], x["username"], x["url"]) for x in data["current"]} == {
+        ("trabajo", "jperez", mf.reset_url("work-token")),
+        ("personal", "contratos", mf.reset_url("home-token")),
+    }
+    down = data["accounts"][2]
+    assert down["report"] is None
+    assert (down["error"]["code"], down["error"]["exit_code"]) == ("error.refused", CONNECTION)
+    assert data["accounts"][0]["error"] is None
+    assert data["accounts"][0]["report"]["folders"] == ["INBOX", "Spam"]
+
+    code, out, _ = check(cfg, "--lang", "es")
+    assert code == 0
+    assert "== Cuenta «trabajo» (jperez) ==" in out
+    assert "Enlace vigente para el usuario contratos:" in out
+    assert "== Cuenta «caido» (other) ==\n✗ No se pudo revisar esta cuenta:" in out
+    assert "Traceback" not in out
+
+
+def test_no_link_anywhere_and_one_account_down_exits_with_its_error(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    cfg = config(
+        tmp_path,
+        account("trabajo", dovecot, "jperez"),
+        account("caido", dovecot, "other", port=free_port(dovecot.host)),
+    )
+    code, _out, _err = check(cfg, "--json")
+    assert code == CONNECTION  # nothing found, and a mailbox could not be looked at
+
+
+def test_one_account_by_name(dovecot: Dovecot, tmp_path: Path) -> None:
+    reset(dovecot, "other", "contratos", "home-token")
+    cfg = config(
+        tmp_path, account("trabajo", dovecot, "jperez"), account("personal", dovecot, "other")
+    )
+    code, out, err = check(cfg, "--json", "--account", "personal")
+    assert code == 0, err
+    data = json.loads(out)
+    assert "accounts" not in data  # one account: the usual report
+    assert [x["url"] for x in data["current"]] == [mf.reset_url("home-token")]
+    code, out, err = check(cfg, "--account", "casa", "--lang", "en")
+    assert code == 3
+    assert "there is no account by that name; the accounts are: trabajo, personal" in err
+
+
+def test_wait_watches_every_account_and_names_the_one_the_link_came_to(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    cfg = config(
+        tmp_path,
+        account("trabajo", dovecot, "jperez"),
+        account("personal", dovecot, "other"),
+        account("caido", dovecot, "other", port=free_port(dovecot.host)),
+    )
+    waiter = Background("--config", str(cfg), "-v", "wait", "--json", "--timeout", "1")
+    waiter.wait_for("IDLE connection ready", count=4)  # two folders × two live accounts
+    reset(dovecot, "other", "contratos", "arrived")
+    code, out = waiter.communicate(timeout=30)
+    assert code == 0, "\n".join(waiter.lines)
+    data = json.loads(out)
+    assert (data["account"], data["link"]["url"]) == ("personal", mf.reset_url("arrived"))
+    assert any("Connection refused" in x or "rechaz" in x for x in waiter.lines), waiter.lines
+
+
+def test_run_serves_every_account_one_down(
+    dovecot: Dovecot, tmp_path: Path, isolated_env: Path
+) -> None:
+    cfg = config(
+        tmp_path,
+        account("trabajo", dovecot, "jperez"),
+        account("caido", dovecot, "other", port=free_port(dovecot.host)),
+    )
+    svc = Background("--config", str(cfg), "-v", "run")
+    try:
+        svc.wait_for("IDLE connection ready", count=2)
+        svc.wait_for("check failed")  # the dead account says so, and is retried on its own
+        reset(dovecot, "jperez", "jperez", "service-token")
+        svc.wait_for("announced a new link for jperez (INBOX)")
+    finally:
+        assert svc.stop() == 0
+    assert (isolated_env / "state" / "state-trabajo.json").is_file()
+    assert (isolated_env / "state" / "state-caido.json").is_file()  # its error is recorded
