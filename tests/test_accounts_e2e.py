@@ -20,7 +20,8 @@ CONNECTION = 6
 
 
 def account(name: str, server: Dovecot, user: str, *, port: int | None = None) -> str:
-    password = server.users[user]
+    password = server.users[user]  # URL-safe characters only: no quoting trouble
+    command = f"{sys.executable} -c \"print('{password}')\""
     return (
         f"[accounts.{name}]\n"
         f'host = "{server.host}"\n'
@@ -29,7 +30,7 @@ def account(name: str, server: Dovecot, user: str, *, port: int | None = None) -
         f'ca_file = "{server.ca_file}"\n'
         "timeout_seconds = 5\n"
         # no shell: the password comes from this little program, per account
-        f"password_command = '{sys.executable} -c \"print({password!r})\"'\n"
+        f"password_command = {json.dumps(command)}\n"
     )
 
 
@@ -45,8 +46,8 @@ def reset(server: Dovecot, mailbox_user: str, secop_user: str, token: str) -> No
     server.append(mailbox_user, "INBOX", mail, date=now)
 
 
-def check(cfg: Path, *extra: str) -> tuple[int, str, str]:
-    done = run("--config", str(cfg), "check-now", *extra)
+def check(cfg: Path, *extra: str, lang: str = "es") -> tuple[int, str, str]:
+    done = run("--config", str(cfg), "--lang", lang, "check-now", *extra)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -73,7 +74,7 @@ def test_two_mailboxes_one_down_the_other_still_reports(dovecot: Dovecot, tmp_pa
     assert data["accounts"][0]["error"] is None
     assert data["accounts"][0]["report"]["folders"] == ["INBOX", "Spam"]
 
-    code, out, _ = check(cfg, "--lang", "es")
+    code, out, _ = check(cfg)
     assert code == 0
     assert "== Cuenta «trabajo» (jperez) ==" in out
     assert "Enlace vigente para el usuario contratos:" in out
@@ -103,7 +104,7 @@ def test_one_account_by_name(dovecot: Dovecot, tmp_path: Path) -> None:
     data = json.loads(out)
     assert "accounts" not in data  # one account: the usual report
     assert [x["url"] for x in data["current"]] == [mf.reset_url("home-token")]
-    code, out, err = check(cfg, "--account", "casa", "--lang", "en")
+    code, out, err = check(cfg, "--account", "casa", lang="en")
     assert code == 3
     assert "there is no account by that name; the accounts are: trabajo, personal" in err
 

@@ -172,9 +172,13 @@ class Service:
 
     def run(self, stop: threading.Event, on_started: Callable[[], None] | None = None) -> None:
         """Run until ``stop`` is set (SIGTERM, Ctrl-C); ``on_started`` once the threads run."""
+        from apscheduler.executors.debug import DebugExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        scheduler = BackgroundScheduler(timezone=UTC)
+        # The tick only compares clocks and sets an event: it runs in the scheduler's own
+        # thread ("debug" is APScheduler's name for that executor). A thread pool would
+        # wake a second thread, and hand the result back, every minute all day.
+        scheduler = BackgroundScheduler(timezone=UTC, executors={"default": DebugExecutor()})
         scheduler.add_job(
             self._tick,
             "interval",
