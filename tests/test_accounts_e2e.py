@@ -139,9 +139,10 @@ def test_run_serves_every_account_one_down(
     svc = Background("--config", str(cfg), "-v", "run")
     try:
         svc.wait_for("IDLE connection ready", count=2)
-        svc.wait_for("check failed")  # the dead account says so, and is retried on its own
+        # the dead account says so (its log lines name it), and is retried on its own
+        svc.wait_for("[caido] check failed")
         reset(dovecot, "jperez", "jperez", "service-token")
-        svc.wait_for("announced a new link for jperez (INBOX)")
+        svc.wait_for("[trabajo] announced a new link for jperez (INBOX)")
     finally:
         assert svc.stop() == 0
     assert (isolated_env / "state" / "state-trabajo.json").is_file()

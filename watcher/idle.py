@@ -64,6 +64,7 @@ class FolderIdler(threading.Thread):
         on_change: OnChange,
         on_auth_error: Callable[[UserError], None],
         renew_seconds: float = RENEW_SECONDS,
+        log: logging.Logger | logging.LoggerAdapter = log,  # type: ignore[type-arg]
     ) -> None:
         super().__init__(name=f"idle:{folder}", daemon=True)
         self.folder = folder
@@ -76,6 +77,7 @@ class FolderIdler(threading.Thread):
         self._lock = threading.Lock()
         self.backoff = Backoff()
         self.connected = threading.Event()
+        self._log = log
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -98,7 +100,7 @@ class FolderIdler(threading.Thread):
                 if self._stop_event.is_set():
                     return
                 delay = self.backoff.next()
-                log.warning(
+                self._log.warning(
                     "%s: connection lost (%s); retrying in %.0f s", self.folder, e.key, delay
                 )
                 self._stop_event.wait(delay)
@@ -107,7 +109,7 @@ class FolderIdler(threading.Thread):
         if self._stop_event.is_set():
             return
         delay = self.backoff.next()
-        log.warning("%s: connection lost (%s); retrying in %.0f s", self.folder, why, delay)
+        self._log.warning("%s: connection lost (%s); retrying in %.0f s", self.folder, why, delay)
         self._stop_event.wait(delay)
 
     def _serve(self) -> None:
@@ -119,7 +121,7 @@ class FolderIdler(threading.Thread):
             self.backoff.reset()
             # Mail may have arrived before IDLE began (or while we were away): look now.
             self._on_change(self.folder, None)
-            log.info("%s: IDLE connection ready", self.folder)
+            self._log.info("%s: IDLE connection ready", self.folder)
             self.connected.set()  # after the log line: whoever waits for it may count on it
             looked = session.arrivals
             while not self._stop_event.is_set():

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from watcher import i18n
 from watcher.check import scan_new_many
@@ -49,6 +50,20 @@ STOP_WAIT = 5.0  # longest wait for the worker threads when stopping
 RESUME_GAP = 30.0  # wall clock ran this much faster than the monotonic clock: we slept
 
 
+class _AccountLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"[{self.extra['account'] if self.extra else ''}] {msg}", kwargs
+
+
+Logger = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
+
+
+def account_log(logger: logging.Logger, account: str) -> Logger:
+    """``logger``, its lines prefixed with ``[NAME]`` for the account ``[accounts.NAME]``
+    (several services share one log)."""
+    return _AccountLog(logger, {"account": account}) if account else logger
+
+
 @dataclass
 class Announcer:
     """Turns what a check found into notifications, exactly once per link."""
@@ -57,6 +72,7 @@ class Announcer:
     lang: str
     max_age: timedelta
     handles: dict[str, str] = field(default_factory=dict)  # user → on-screen notification
+    log: Logger = field(default=logging.getLogger(__name__))  # per account: see account_log
 
     def apply(self, report: Report, state: State, now: datetime) -> list[Link]:
         announced = [self._announce(link, state, now) for link in report.current]
@@ -80,7 +96,7 @@ class Announcer:
         state.announced[key] = _record(
             link.username, link.received, link.folder, link.message_id, now
         )
-        log.info("announced a new link for %s (%s)", link.username, link.folder)
+        self.log.info("announced a new link for %s (%s)", link.username, link.folder)
         return link
 
     @staticmethod
@@ -103,7 +119,9 @@ class Announcer:
             return
         self.notifier.warn(s, lang=self.lang)
         state.announced[key] = _record(None, s.received or now, s.folder, s.message_id, now)
-        log.warning("suspicious mail in %s from %s: %s", s.folder, s.sender, ", ".join(s.reasons))
+        self.log.warning(
+            "suspicious mail in %s from %s: %s", s.folder, s.sender, ", ".join(s.reasons)
+        )
 
 
 def _moment(stamp: str) -> datetime:
@@ -148,7 +166,10 @@ class Service:
         self.use_idle = use_idle
         self._reload = reload_config
         self._fingerprint = password_fingerprint
-        self.announcer = Announcer(notifier, lang, timedelta(hours=config.watch.max_link_age_hours))
+        self._log = account_log(log, config.account)
+        self.announcer = Announcer(
+            notifier, lang, timedelta(hours=config.watch.max_link_age_hours), log=self._log
+        )
         self._wanted = threading.Event()
         self._stopping = threading.Event()
         self._paused_on: str | None = None  # fingerprint of the credentials that failed
@@ -213,12 +234,12 @@ class Service:
         for idler in idlers:
             idler.join(timeout=max(0.1, STOP_WAIT - (time.monotonic() - started)))
         self.notifier.close()
-        log.info("stopped in %.1f s", time.monotonic() - started)
+        self._log.info("stopped in %.1f s", time.monotonic() - started)
 
     def request_check(self, reason: str = "", folder: str | None = None) -> None:
         """Ask for a check of ``folder`` (a push from its IDLE), or of every folder."""
         if reason:
-            log.debug("check requested: %s", reason)
+            self._log.debug("check requested: %s", reason)
         with self._pending_lock:
             if folder is None:
                 self._pending = None
@@ -245,7 +266,7 @@ class Service:
         last_wall, last_mono = self._last_tick
         self._last_tick = (wall, mono)
         if (wall - last_wall) - (mono - last_mono) > RESUME_GAP:
-            log.info("the clock jumped (resume from suspend?): reconnecting")
+            self._log.info("the clock jumped (resume from suspend?): reconnecting")
             for idler in list(self._idlers.values()):
                 idler.reconnect()
             self._session_stale = True
@@ -283,14 +304,14 @@ class Service:
             else:
                 self._give_back(only)  # the retry checks what this check could not
                 delay = retry.next()
-                log.info("next attempt in %.0f s", delay)
+                self._log.info("next attempt in %.0f s", delay)
 
     def _guarded_check(self, only: set[str] | None = None) -> bool:
         """One check; False when it failed. A bug must not end the service: log it, go on."""
         try:
             self.check_once(only)
-        except Exception:  # the checker thread's last line of defence (logged in full)
-            log.exception("internal error during a check; the next check will try again")
+        except Exception:  # noqa: BLE001 - the checker thread's last line of defence (logged in full)
+            self._log.exception("internal error during a check; the next check will try again")
             return False
         return self._last_check_ok
 
@@ -330,10 +351,10 @@ class Service:
             new = self.announcer.apply(report, state, now)
             state.record_success(now)
         if self._error_logged:
-            log.warning("connection is back; checking normally again")
+            self._log.warning("connection is back; checking normally again")
             self._error_logged = None
         self.checks += 1
-        log.info("check %d done: %d new link(s)", self.checks, len(new))
+        self._log.info("check %d done: %d new link(s)", self.checks, len(new))
         return new
 
     def _scan(self, now: datetime, only: set[str] | None) -> tuple[list[Found], dict[str, Cursor]]:
@@ -362,7 +383,7 @@ class Service:
         except UserError as e:
             if not reused:
                 raise
-            log.info("the kept connection failed (%s); reconnecting", e.key)
+            self._log.info("the kept connection failed (%s); reconnecting", e.key)
             self._drop_session()
             return self._scan(now, only)
 
@@ -396,7 +417,7 @@ class Service:
     def _record_error(self, e: UserError, now: datetime) -> None:
         message = error_text(e, "en")
         if self._error_logged != e.key:
-            log.warning("check failed: %s", message)
+            self._log.warning("check failed: %s", message)
             self._error_logged = e.key
         with self.store.update() as state:
             state.record_error(now, e.key, message)
@@ -408,8 +429,8 @@ class Service:
             return
         self._paused_on = self._credentials_fingerprint()
         message = error_text(e, self.lang)
-        log.error("%s", error_text(e, "en"))
-        log.error("not retrying until the configuration or the password changes")
+        self._log.error("%s", error_text(e, "en"))
+        self._log.error("not retrying until the configuration or the password changes")
         self.notifier.problem(i18n.t("service.auth_title", self.lang), message)
         with self.store.update() as state:
             state.record_error(now, e.key, error_text(e, "en"))
@@ -434,12 +455,12 @@ class Service:
     def _maybe_resume(self) -> None:
         if self._credentials_fingerprint() == self._paused_on:
             return
-        log.info("configuration or password changed: trying again")
+        self._log.info("configuration or password changed: trying again")
         if self._reload is not None:
             try:
                 self.config = self._reload()
             except UserError as e:
-                log.error("the new configuration is not usable: %s", e.key)
+                self._log.error("the new configuration is not usable: %s", e.key)
                 return
         self._paused_on = None
         for idler in self._idlers.values():
@@ -455,7 +476,9 @@ class Service:
         for folder in self._folders:
             idler = self._idlers.get(folder.name)
             if idler is None or not idler.is_alive():
-                idler = FolderIdler(folder.name, self._open, self._on_push, self.on_idle_auth_error)
+                idler = FolderIdler(
+                    folder.name, self._open, self._on_push, self.on_idle_auth_error, log=self._log
+                )
                 self._idlers[folder.name] = idler
                 idler.start()
 
@@ -475,8 +498,8 @@ class Service:
         except UserError:
             self.request_check(f"push from {folder} (IDLE connection failed)", folder)
             raise  # the idler reconnects
-        except Exception:  # a bug must not end the IDLE thread: log it, let the checker look
-            log.exception("internal error while checking a push from %s", folder)
+        except Exception:  # noqa: BLE001 - a bug must not end the IDLE thread: logged; the checker looks
+            self._log.exception("internal error while checking a push from %s", folder)
             self.request_check(f"push from {folder}", folder)
 
     def _check_pushed(self, name: str, session: ImapSession) -> None:
@@ -490,7 +513,7 @@ class Service:
             found, cursors, _notices = scan_new_many(
                 session, [folder], {name: cursor}, self.config, now, examine=False
             )
-            log.info("%s: new mail looked at on its IDLE connection", name)
+            self._log.info("%s: new mail looked at on its IDLE connection", name)
             self._record(found, cursors, now, full=False)
 
 
