@@ -32,7 +32,7 @@ from watcher import cli, servicerender
 from watcher import servicectl as service
 from watcher import servicefiles as sf
 from watcher.exitcodes import ExitCode
-from watcher.state import StateStore
+from watcher.state import StateStore, state_file
 
 TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
 ODD_DIR = "José Pérez/Mis documentos & <cosas> 100% $HOME"
@@ -669,3 +669,24 @@ def test_status_without_state_or_service() -> None:
     assert "Service: not installed" in done.stdout
     assert "Last successful check: none yet" in done.stdout
     assert "Last error: none" in done.stdout
+
+
+def test_status_shows_each_account(service_dirs: Path) -> None:
+    """With [accounts.NAME] the service keeps one state file per account: status shows each."""
+    success = datetime(2026, 11, 25, 14, 12, tzinfo=UTC)
+    with StateStore(state_file("trabajo")).update() as state:
+        state.last_success = success.isoformat()
+    with StateStore(state_file("caido")).update() as state:
+        state.last_error = {"at": success.isoformat(), "key": "error.refused", "message": "down"}
+    done = cliutil.run("--lang", "en", "service", "status")
+    local_success = success.astimezone().strftime("%Y-%m-%d %H:%M")
+    assert 'Account "caido":\n  Last successful check: none yet\n  Last error: ' in done.stdout
+    assert f'Account "trabajo":\n  Last successful check: {local_success}' in done.stdout
+    assert "Last successful check: none yet\nLast error: none" not in done.stdout  # no [imap]
+    data = json.loads(cliutil.run("service", "status", "--json").stdout)
+    assert [
+        (a["name"], a["last_error"] and a["last_error"]["message"]) for a in data["accounts"]
+    ] == [
+        ("caido", "down"),
+        ("trabajo", None),
+    ]

@@ -40,6 +40,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{count} older mail(s) from {sender} were not opened: they arrived more than "
         "{hours} h ago and their link has expired (the newest: {when}, {age}).",
     ),
+    "service.status.account": ("Cuenta «{name}»:", 'Account "{name}":'),
     "accounts.header": (
         "== Cuenta «{name}» ({username}) ==",
         '== Account "{name}" ({username}) ==',

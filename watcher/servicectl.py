@@ -274,6 +274,8 @@ def status(host: Host) -> Outcome:
     running, manager_state = _running(host)
     state = StateStore().read()
     error = state.last_error or {}
+    states = sorted(paths.state_dir().glob("state-*.json"))
+    accounts = tuple(_account_status(path) for path in states)
     result = sf.ServiceStatus(
         platform=host.platform,
         installed=target.is_file(),
@@ -284,8 +286,21 @@ def status(host: Host) -> Outcome:
         last_error_at=sf.parse_time(error.get("at")),
         last_error=(error.get("message") or error.get("key")) if error else None,
         checked_at=datetime.now(UTC),
+        accounts=accounts,
     )
     return Outcome(result, ExitCode.FOUND if result.ok else ExitCode.NOT_FOUND)
+
+
+def _account_status(path: Path) -> sf.AccountStatus:
+    """One ``state-NAME.json`` (written by the service for ``[accounts.NAME]``)."""
+    state = StateStore(path).read()
+    error = state.last_error or {}
+    return sf.AccountStatus(
+        name=path.stem.removeprefix("state-"),
+        last_success=sf.parse_time(state.last_success),
+        last_error_at=sf.parse_time(error.get("at")),
+        last_error=(error.get("message") or error.get("key")) if error else None,
+    )
 
 
 def _running(host: Host) -> tuple[str, str | None]:

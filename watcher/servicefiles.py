@@ -285,6 +285,16 @@ class ServiceChange:
 
 
 @dataclass(frozen=True)
+class AccountStatus:
+    """The last checks of one account of a service that watches several."""
+
+    name: str
+    last_success: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
 class ServiceStatus:
     """What ``service status`` found; :mod:`watcher.render` turns it into text or JSON."""
 
@@ -297,6 +307,7 @@ class ServiceStatus:
     last_error_at: datetime | None
     last_error: str | None  # message (or key) of the last failed check
     checked_at: datetime
+    accounts: tuple[AccountStatus, ...] = ()  # [accounts.NAME]: each one's own state file
 
     @property
     def ok(self) -> bool:

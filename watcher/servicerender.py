@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from watcher import render
 from watcher.config import Config
@@ -52,25 +53,46 @@ def service_status_text(status: ServiceStatus, lang: str) -> str:
         if status.manager_state and status.manager_state not in ("active", "inactive"):
             line += f" ({status.manager_state})"
         lines.append(line)
-    if status.last_success:
-        when, ago = local(status.last_success), age(status.last_success, now, lang)
-        lines.append(t("service.status.last_success", lang, when=when, age=ago))
+    single = status.last_success or status.last_error or status.last_error_at
+    if single or not status.accounts:  # the [imap] form's state (absent with [accounts])
+        lines += _check_lines(
+            status.last_success, status.last_error_at, status.last_error, now, lang
+        )
+    for account in status.accounts:
+        lines.append(t("service.status.account", lang, name=account.name))
+        lines += [
+            "  " + line
+            for line in _check_lines(
+                account.last_success, account.last_error_at, account.last_error, now, lang
+            )
+        ]
+    return "\n".join(lines)
+
+
+def _check_lines(
+    success: datetime | None, error_at: datetime | None, error: str | None, now: datetime, lang: str
+) -> list[str]:
+    """When the last check succeeded, and the last error (of the service, or of an account)."""
+    lines = []
+    if success:
+        lines.append(
+            t("service.status.last_success", lang, when=local(success), age=age(success, now, lang))
+        )
     else:
         lines.append(t("service.status.never", lang))
-    if status.last_error or status.last_error_at:
-        at = status.last_error_at
+    if error or error_at:
         lines.append(
             t(
                 "service.status.last_error",
                 lang,
-                when=local(at),
-                age=age(at, now, lang) if at else "?",
-                message=status.last_error or "?",
+                when=local(error_at),
+                age=age(error_at, now, lang) if error_at else "?",
+                message=error or "?",
             )
         )
     else:
         lines.append(t("service.status.no_error", lang))
-    return "\n".join(lines)
+    return lines
 
 
 def service_status_json(status: ServiceStatus) -> str:
@@ -87,5 +109,17 @@ def service_status_json(status: ServiceStatus) -> str:
             else None
         ),
         "checked_at": iso(status.checked_at),
+        "accounts": [
+            {
+                "name": a.name,
+                "last_success": iso(a.last_success),
+                "last_error": (
+                    {"at": iso(a.last_error_at), "message": a.last_error}
+                    if a.last_error or a.last_error_at
+                    else None
+                ),
+            }
+            for a in status.accounts
+        ],
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
