@@ -18,39 +18,10 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { printf '==> %s\n' "$*"; }
 
-# binary -> Debian package
-declare -A PACKAGES=(
-    [dovecot]=dovecot-imapd
-    [dbus-run-session]=dbus
-    [Xvfb]=xvfb
-    [dunst]=dunst
-    [notify-send]=libnotify-bin
-    [openssl]=openssl
-    [xclip]=xclip
-    [systemd-analyze]=systemd
-    [python3]=python3
-)
-missing=()
-for bin in "${!PACKAGES[@]}"; do
-    command -v "$bin" >/dev/null 2>&1 || missing+=("${PACKAGES[$bin]}")
-done
-if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    missing+=(python3-venv)
-fi
-if ((${#missing[@]})); then
-    if [[ $(id -u) -eq 0 ]]; then
-        as_root=()
-    elif command -v sudo >/dev/null 2>&1; then
-        as_root=(sudo)
-    else
-        echo "Missing packages: ${missing[*]}; install them as root (apt-get install ${missing[*]})" >&2
-        exit 1
-    fi
-    say "installing ${missing[*]}"
-    "${as_root[@]}" apt-get update -q
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# binary:Debian package
+source tests/ensure-packages.sh
+ensure_packages dovecot:dovecot-imapd dbus-run-session:dbus Xvfb:xvfb dunst:dunst \
+    notify-send:libnotify-bin openssl:openssl xclip:xclip systemd-analyze:systemd python3:python3
 
 if [[ ! -x .venv/bin/python ]]; then
     say "creating .venv"
