@@ -94,6 +94,21 @@ def test_no_link_anywhere_and_one_account_down_exits_with_its_error(
     assert code == CONNECTION  # nothing found, and a mailbox could not be looked at
 
 
+def test_one_password_variable_for_several_accounts_is_refused(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """It would send one account's password to the other account's server."""
+    cfg = config(
+        tmp_path, account("trabajo", dovecot, "jperez"), account("personal", dovecot, "other")
+    )
+    env = {"SECOP_WATCHER_PASSWORD": dovecot.users["jperez"]}
+    done = run("--config", str(cfg), "--lang", "en", "check-now", env=env)
+    assert done.returncode == 4
+    assert "SECOP_WATCHER_PASSWORD is one password" in done.stderr
+    done = run("--config", str(cfg), "check-now", "--account", "trabajo", env=env)
+    assert done.returncode == 1, done.stderr  # one account: the variable is fine
+
+
 def test_one_account_by_name(dovecot: Dovecot, tmp_path: Path) -> None:
     reset(dovecot, "other", "contratos", "home-token")
     cfg = config(
@@ -112,11 +127,15 @@ def test_one_account_by_name(dovecot: Dovecot, tmp_path: Path) -> None:
 def test_wait_watches_every_account_and_names_the_one_the_link_came_to(
     dovecot: Dovecot, tmp_path: Path
 ) -> None:
+    no_password = account("sinclave", dovecot, "jperez").replace(
+        "password_command = ", 'password_command = "false"\n# '
+    )
     cfg = config(
         tmp_path,
         account("trabajo", dovecot, "jperez"),
         account("personal", dovecot, "other"),
         account("caido", dovecot, "other", port=free_port(dovecot.host)),
+        no_password,  # its password cannot be had: only this account is given up
     )
     waiter = Background("--config", str(cfg), "-v", "wait", "--json", "--timeout", "1")
     waiter.wait_for("IDLE connection ready", count=4)  # two folders × two live accounts
@@ -126,6 +145,7 @@ def test_wait_watches_every_account_and_names_the_one_the_link_came_to(
     data = json.loads(out)
     assert (data["account"], data["link"]["url"]) == ("personal", mf.reset_url("arrived"))
     assert any("Connection refused" in x or "rechaz" in x for x in waiter.lines), waiter.lines
+    assert any("password_command" in x for x in waiter.lines), waiter.lines
 
 
 def test_run_serves_every_account_one_down(

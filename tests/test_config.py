@@ -164,3 +164,13 @@ def test_imap_and_accounts_together_is_one_clear_problem(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as info:
         config.load(write(tmp_path, both))
     assert info.value.problems == [("[accounts]", "config.both_forms", {})]
+
+
+def test_account_names_equal_but_for_case_are_refused(tmp_path: Path) -> None:
+    """One state file per account name, and some file systems ignore case."""
+    text = (
+        '[accounts.Work]\nhost = "h"\nusername = "u"\n[accounts.work]\nhost = "h"\nusername = "v"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, text))
+    assert info.value.problems == [("[accounts.work]", "config.account_duplicate", {})]

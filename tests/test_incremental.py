@@ -237,3 +237,14 @@ def test_mail_arriving_while_a_push_is_looked_at_is_looked_at_too(
         idler.stop()
         idler.join(5)
     assert calls[:3] == [False, True, True]  # the look after connecting, then both mails
+
+
+def test_only_a_growing_message_count_is_an_arrival() -> None:
+    """Servers may repeat EXISTS (on every NOOP) or lower it after an expunge: not news.
+    Counting those would make the IDLE thread look again and again."""
+    session = ImapSession(client=None, imap=config_mod.ImapConfig(host="h", username="u"))
+    seen = []
+    for count, examined in [(5, True), (6, False), (6, False), (4, False), (5, False), (9, True)]:
+        session._note_exists(count, examined=examined)
+        seen.append(session.arrivals)
+    assert seen == [0, 1, 1, 1, 2, 2]

@@ -99,7 +99,8 @@ def scan_new_many(
     *,
     examine: bool = True,
 ) -> tuple[list[Found], dict[str, Cursor], list[Notice]]:
-    """Only what arrived in each folder since its cursor, all folders in one round trip.
+    """Only what arrived in each folder since its cursor, all folders in one round trip
+    (two when the server lacks SEARCHRES).
 
     ``examine=False``: the one folder is the session's selected one, searched
     as it is (see :meth:`ImapSession.scan`).

@@ -223,10 +223,14 @@ def _validate_accounts(value: Any, *, both: bool) -> list[Problem]:
     if not isinstance(value, dict) or not value:
         return [("[accounts]", "config.accounts", {})]
     problems: list[Problem] = []
+    seen: set[str] = set()
     for name, table in value.items():
         where = f"[accounts.{name}]"
         if not ACCOUNT_NAME.match(name):
             problems.append((where, "config.account_name", {}))
+        elif name.casefold() in seen:  # one state file per name: Work and work would share it
+            problems.append((where, "config.account_duplicate", {}))
+        seen.add(name.casefold())
         if not isinstance(table, dict):
             problems.append((where, "config.not_table", {"section": f"accounts.{name}"}))
             continue

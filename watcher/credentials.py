@@ -36,6 +36,13 @@ def get_password(imap: ImapConfig) -> str:
     return keyring_password(imap.username)
 
 
+def refuse_shared_password(accounts: int) -> None:
+    """``$SECOP_WATCHER_PASSWORD`` is one password: with several accounts it would be
+    sent to every account's server. Refused, with the way out."""
+    if accounts > 1 and os.environ.get(ENV_PASSWORD):
+        raise CredentialsError("error.shared_env_password", variable=ENV_PASSWORD)
+
+
 def run_password_command(command: str) -> str:
     """Run ``command`` (split like a shell would, but never through one); its first line."""
     try:

@@ -40,6 +40,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{count} older mail(s) from {sender} were not opened: they arrived more than "
         "{hours} h ago and their link has expired (the newest: {when}, {age}).",
     ),
+    "error.shared_env_password": (
+        "Hay varias cuentas y {variable} es una sola contraseña: se enviaría a todos los "
+        "servidores. Quite la variable y dé a cada cuenta su password_command o su entrada "
+        "en el llavero, o elija una cuenta con --account NOMBRE.",
+        "There are several accounts and {variable} is one password: it would be sent to "
+        "every server. Unset it and give each account its password_command or keyring "
+        "entry, or pick one account with --account NAME.",
+    ),
+    "config.account_duplicate": (
+        "repite el nombre de otra cuenta (sin distinguir mayúsculas)",
+        "repeats another account's name (case-insensitively)",
+    ),
     "service.status.account": ("Cuenta «{name}»:", 'Account "{name}":'),
     "accounts.header": (
         "== Cuenta «{name}» ({username}) ==",

@@ -24,7 +24,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -230,9 +230,11 @@ class ImapSession:
         self._selected: str | None = None
         self._validity: dict[str, int] = {}  # UIDVALIDITY of each folder examined
         self._idling = False  # IDLE reported a change and was left running (see idle_wait)
-        # EXISTS responses seen since the last EXAMINE, in any answer: a new mail is
-        # announced once, on whichever command happens to be running when it arrives.
+        # How often the selected folder was seen to grow, in any answer: the server
+        # announces a new mail once (EXISTS), on whichever command happens to be running
+        # when it arrives. Compared, not reset: see FolderIdler.
         self.arrivals = 0
+        self._exists: int | None = None  # the folder's message count as last announced
 
     @classmethod
     def open(cls, imap: ImapConfig, password: str) -> ImapSession:
@@ -249,11 +251,6 @@ class ImapSession:
                 raise
         log.info("logged in to %s:%s as %s", imap.host, imap.port, imap.username)
         return cls(client, imap, listing)
-
-    @classmethod
-    def opener(cls, imap: ImapConfig, password: str) -> Callable[[], ImapSession]:
-        """A connection factory for ``imap`` (the password asked for once, up front)."""
-        return lambda: cls.open(imap, password)
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -278,6 +275,7 @@ class ImapSession:
         _drop(self.client)
 
     def capabilities(self) -> set[str]:
+        """Cached since LOGIN (no traffic), so also safe while IDLE runs."""
         with self._guard():
             return {_text(c).upper() for c in self.client.capabilities()}
 
@@ -300,6 +298,7 @@ class ImapSession:
             info: dict[bytes, Any] = self.client.select_folder(folder, readonly=True)
         self._selected = folder
         self._validity[folder] = _int(info, b"UIDVALIDITY")
+        self._exists = _int(info, b"EXISTS")  # the base: only growth from here is news
         return info
 
     def reopen(self, folder: str) -> None:
@@ -386,12 +385,35 @@ class ImapSession:
         return Pipeline(client._imap, prefix=b"DONE\r\n", before=done, on_answer=self._note_answer)
 
     def _note(self, responses: Iterable[Any]) -> None:
-        """Count the EXISTS among imapclient-parsed untagged responses."""
-        self.arrivals += sum(1 for r in responses if _is_change(r))
+        """Note the EXISTS among imapclient-parsed untagged responses (``(n, b"EXISTS")``)."""
+        for r in responses:
+            if isinstance(r, tuple) and len(r) >= 2 and r[1] == b"EXISTS":
+                self._note_exists(r[0])
 
     def _note_answer(self, answer: Answer) -> None:
-        if answer.name != "EXAMINE":  # EXAMINE's EXISTS is the folder's size, not news
-            self.arrivals += len(answer.untagged.get("EXISTS", []))
+        for count in answer.untagged.get("EXISTS", []):
+            self._note_exists(count, examined=answer.name == "EXAMINE")
+
+    def _note_exists(self, count: object, *, examined: bool = False) -> None:
+        """A new count: more than before is an arrival; EXAMINE's count only sets the base.
+
+        Servers may repeat EXISTS (say on every NOOP) or lower it after an expunge:
+        neither is news, and counting them would make the IDLE thread look again
+        and again.
+        """
+        try:
+            n = int(count)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return
+        if not examined and self._exists is not None and n > self._exists:
+            self.arrivals += 1
+        self._exists = n
+
+    def _note_leftovers(self) -> None:
+        """EXISTS that imapclient left among imaplib's untagged responses (after a command
+        sent outside a pipeline): noted now, before a pipeline clears them."""
+        for count in self.client._imap.untagged_responses.pop("EXISTS", []):
+            self._note_exists(count)
 
     def _leave_idle(self) -> None:
         """End an IDLE left running by :meth:`idle_wait` before any other command."""
@@ -514,6 +536,7 @@ class ImapSession:
                 self._leave_idle()
                 with _budget(self.client, len(batch) * MAX_LITERAL_BYTES):
                     response = self.client.fetch(batch, ["INTERNALDATE", "RFC822.SIZE", body])
+                self._note_leftovers()
                 messages = [_raw_message(uid, item) for uid, item in sorted(response.items())]
             yield from messages
 

@@ -174,6 +174,8 @@ class Service:
         self._stopping = threading.Event()
         self._paused_on: str | None = None  # fingerprint of the credentials that failed
         self._idlers: dict[str, FolderIdler] = {}
+        self._idlers_lock = threading.Lock()  # the checker, the scheduler and stop() use them
+        self._pause_lock = threading.Lock()
         self._folders: list[Folder] = []
         self._last_tick = (time.time(), time.monotonic())
         self._error_logged: str | None = None
@@ -223,9 +225,10 @@ class Service:
     def stop(self) -> None:
         """Stop within a few seconds: interrupt IDLE, let a running check end, close."""
         started = time.monotonic()
-        self._stopping.set()
+        with self._idlers_lock:
+            self._stopping.set()  # under the lock: no idler is started after this
+            idlers = list(self._idlers.values())
         self._wanted.set()
-        idlers = list(self._idlers.values())
         for idler in idlers:
             idler.stop()
         self._checker.join(timeout=STOP_WAIT)
@@ -273,7 +276,9 @@ class Service:
             self.request_check("resume")
             return
         if self._paused_on is not None:
-            self._maybe_resume()
+            # The checker looks whether the password changed (that may run password_command
+            # or wait for the keyring): never in the scheduler's thread, which must stay free.
+            self._wanted.set()
             return
         if self._idle_covers_all() and mono - self._last_full_check < IDLE_FULL_CHECK:
             return  # IDLE reports arrivals; no need to open the mailbox (no wake-ups)
@@ -295,8 +300,10 @@ class Service:
                 return
             self._wanted.clear()
             if self._paused_on is not None:
+                self._maybe_resume()
                 delay = None
-                continue
+                if self._paused_on is not None:
+                    continue
             only = self._take_pending()
             if self._guarded_check(only):
                 retry.reset()
@@ -425,9 +432,10 @@ class Service:
     # --- authentication failures ------------------------------------------------
 
     def _pause(self, e: UserError, now: datetime) -> None:
-        if self._paused_on is not None:
-            return
-        self._paused_on = self._credentials_fingerprint()
+        with self._pause_lock:  # both IDLE threads may fail to log in at once: one notice
+            if self._paused_on is not None:
+                return
+            self._paused_on = self._credentials_fingerprint()
         message = error_text(e, self.lang)
         self._log.error("%s", error_text(e, "en"))
         self._log.error("not retrying until the configuration or the password changes")
@@ -463,24 +471,31 @@ class Service:
                 self._log.error("the new configuration is not usable: %s", e.key)
                 return
         self._paused_on = None
-        for idler in self._idlers.values():
+        with self._idlers_lock:
+            idlers = list(self._idlers.values())
+            self._idlers.clear()
+        for idler in idlers:
             idler.stop()
-        self._idlers.clear()
         self.request_check("credentials changed")
 
     # --- IDLE -------------------------------------------------------------------
 
     def _ensure_idlers(self) -> None:
-        if not self._idle_supported or self._stopping.is_set():
-            return
-        for folder in self._folders:
-            idler = self._idlers.get(folder.name)
-            if idler is None or not idler.is_alive():
-                idler = FolderIdler(
-                    folder.name, self._open, self._on_push, self.on_idle_auth_error, log=self._log
-                )
-                self._idlers[folder.name] = idler
-                idler.start()
+        with self._idlers_lock:
+            if not self._idle_supported or self._stopping.is_set() or self._paused_on:
+                return  # paused: the password failed; idlers would only fail again
+            for folder in self._folders:
+                idler = self._idlers.get(folder.name)
+                if idler is None or not idler.is_alive():
+                    idler = FolderIdler(
+                        folder.name,
+                        self._open,
+                        self._on_push,
+                        self.on_idle_auth_error,
+                        log=self._log,
+                    )
+                    self._idlers[folder.name] = idler
+                    idler.start()
 
     def _on_push(self, folder: str, session: ImapSession | None) -> None:
         """Mail arrived in ``folder``: look at it on the IDLE connection that saw it.

@@ -84,8 +84,10 @@ class Waiter:
                 idlers = [self._idler(f.name) for f in folders]
             self._progress(folders, deadline, idle)
             while True:
-                with self._lock:
-                    link = self._found or self._look(session, folders, cursors)
+                with self._lock:  # cancelled: another account has the link, no need to look
+                    link = self._found or (
+                        None if self._cancelled else self._look(session, folders, cursors)
+                    )
                 remaining = deadline - time.monotonic()
                 if link is not None or remaining <= 0 or self._cancelled:
                     return WaitResult(
@@ -135,7 +137,7 @@ class Waiter:
             with self._lock:
                 link = self._look(session, [folder], self._cursors, examine=False)
                 log.info("%s: new mail looked at on its IDLE connection", name)
-                self._found = self._found or link
+                self._found = _newer(self._found, link)
         except UserError:
             self._arrived.set()  # the main thread looks on its own connection
             raise  # the idler reconnects
@@ -185,6 +187,13 @@ class Waiter:
         print(line, file=sys.stderr, flush=True)
 
 
+def _newer(kept: Link | None, new: Link | None) -> Link | None:
+    """Of two links found by different IDLE threads, the one that arrived last."""
+    if kept is None or (new is not None and new.received > kept.received):
+        return new
+    return kept
+
+
 def wait_all(
     waiters: Sequence[Waiter], timeout: float
 ) -> tuple[WaitResult | None, list[UserError]]:
@@ -199,15 +208,18 @@ def wait_all(
     errors: list[UserError] = []
     with ThreadPoolExecutor(max_workers=len(waiters), thread_name_prefix="account") as pool:
         futures = [pool.submit(w.wait, timeout) for w in waiters]
-        for future in as_completed(futures):
-            try:
-                result = future.result()
-            except UserError as e:
-                errors.append(e)
-                continue
-            results.append(result)
-            if result.link is not None:
-                for waiter in waiters:
-                    waiter.cancel()
+        try:
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except UserError as e:
+                    errors.append(e)
+                    continue
+                results.append(result)
+                if result.link is not None:
+                    break
+        finally:  # a link, Ctrl-C or a bug: the other accounts stop waiting now
+            for waiter in waiters:
+                waiter.cancel()
     winner = next((r for r in results if r.link is not None), results[0] if results else None)
     return winner, errors

@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> Outcome:
         report = check(configs[0])
         return Outcome(report, ExitCode.FOUND if report.current else ExitCode.NOT_FOUND, config)
     from watcher.accounts import AccountReports, run_each
+    from watcher.credentials import refuse_shared_password
+
+    refuse_shared_password(len(configs))
 
     results = run_each(configs, check)
     return Outcome(AccountReports(results), _exit_code(results), config)

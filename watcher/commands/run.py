@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> Outcome:
     # Only the main thread may take SIGTERM/SIGINT: delivered to a worker thread, the
     # signal would leave the main thread asleep in its wait and the service would not
     # stop. Worker threads inherit the blocked mask; the main thread unblocks it.
+    from watcher.credentials import refuse_shared_password
+
+    refuse_shared_password(len(config.each()))
     _block_stop_signals(signal.SIG_BLOCK)
     services = [_service(c, args, several=bool(config.accounts)) for c in config.each()]
     stop = threading.Event()

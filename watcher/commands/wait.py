@@ -10,12 +10,18 @@ from __future__ import annotations
 import argparse
 import sys
 import webbrowser
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from watcher import i18n
 from watcher.commands import Outcome, add_account_option, load_config
 from watcher.errors import UsageError
 from watcher.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from watcher.config import ImapConfig
+    from watcher.imap import ImapSession
 
 HELP = "espera el correo que acaba de pedir / wait for the mail you just requested"
 
@@ -74,19 +80,15 @@ def parse_since(value: str, now: datetime) -> datetime:
 
 def run(args: argparse.Namespace) -> Outcome:
     # Imported here, not at start-up: `secop-watcher --help` stays fast.
-    from watcher.credentials import get_password
-    from watcher.imap import ImapSession
+    from watcher.credentials import refuse_shared_password
     from watcher.waiting import Waiter, wait_all
 
     config = load_config(args)
     now = datetime.now(UTC)
     since = parse_since(args.since, now) if args.since else None
-    waiters = [
-        Waiter(
-            one, ImapSession.opener(one.imap, get_password(one.imap)), since=since, lang=args.lang
-        )
-        for one in config.each()
-    ]
+    configs = config.each()
+    refuse_shared_password(len(configs))
+    waiters = [Waiter(one, _opener(one.imap), since=since, lang=args.lang) for one in configs]
     if len(waiters) == 1:
         result = waiters[0].wait(timeout=args.timeout * 60)
     else:
@@ -110,3 +112,19 @@ def run(args: argparse.Namespace) -> Outcome:
         copied = clipboard.copy(result.link.url)
         result.notes.append(i18n.t("wait.copied" if copied else "wait.copy_failed", args.lang))
     return Outcome(result, ExitCode.FOUND, config)
+
+
+def _opener(imap: ImapConfig) -> Callable[[], ImapSession]:
+    """Connections for one account; its password is asked for once, on the first one, in
+    that account's own thread: one account's missing password stops only that account."""
+    from watcher.credentials import get_password
+    from watcher.imap import ImapSession
+
+    password: list[str] = []
+
+    def open_session() -> ImapSession:
+        if not password:
+            password.append(get_password(imap))
+        return ImapSession.open(imap, password[0])
+
+    return open_session
