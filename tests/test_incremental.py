@@ -184,8 +184,8 @@ def test_keepalives_do_not_end_idle(dovecot_factory: Any, tmp_path: Path) -> Non
 def test_a_push_is_looked_at_on_the_idle_connection_in_one_write(
     setup: tuple[Dovecot, Config, Spy],
 ) -> None:
-    """IDLE left running after a change: DONE, the search and the envelopes go out together,
-    with no EXAMINE (the folder is open and current on that connection)."""
+    """IDLE left running after a change: DONE, the search and the new mail go out together,
+    with no EXAMINE (the folder is open and current on that connection): one round trip."""
     server, config, spy = setup
     inbox = Folder("INBOX", False, "inbox")
     put(server, "u1", "t1")
@@ -204,6 +204,8 @@ def test_a_push_is_looked_at_on_the_idle_connection_in_one_write(
     first_write = spy.sent[0]
     assert first_write.startswith(b"DONE\r\n") and b"UID SEARCH RETURN (SAVE) UID 2:" in first_write
     assert "EXAMINE" not in spy.verbs()
+    # The new mail (a few KB) came whole with its envelope: no second round trip for its text.
+    assert len(spy.sent) == 1 and b"BODY.PEEK[]<0.65536>" in first_write
 
 
 def test_mail_arriving_while_a_push_is_looked_at_is_looked_at_too(

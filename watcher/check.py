@@ -179,8 +179,15 @@ def parse_folders(
             _other_sender(folder, e, config) for e in envelopes if _sibling_sender(e, config)
         ]
         old = [_old(folder, e) for e in envelopes if _too_old(e, config, now)]
-        found += siblings + old
-        skip = skipped[folder.name] = {f.uid for f in siblings + old}
+        skip = {f.uid for f in siblings + old}
+        # Already here whole (after an IDLE push): parsed as it is, nothing more to fetch.
+        complete = [
+            _parsed(folder, e.uid, e.raw, e.internaldate, config)
+            for e in envelopes
+            if e.raw is not None and e.uid not in skip
+        ]
+        found += siblings + old + complete
+        skip = skipped[folder.name] = skip | {f.uid for f in complete}
         wanted[folder.name] = [
             (e.uid, leaf)
             for e in envelopes

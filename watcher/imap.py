@@ -336,7 +336,7 @@ class ImapSession:
             terms = _criteria(sender, since, min_uids.get(folder))
             if searchres:
                 pipe.add("UID", "SEARCH", "RETURN", "(SAVE)", *terms)
-                pipe.add("UID", "FETCH", "$", _envelope_items())
+                pipe.add("UID", "FETCH", "$", _envelope_items(whole=not examine))
             else:
                 pipe.add("UID", "SEARCH", *terms)
         scans: list[FolderScan] = []
@@ -638,6 +638,7 @@ class Envelope:
     size: int
     headers: bytes
     structure: Any
+    raw: bytes | None = None  # the whole message, when it was asked for and came complete
 
     @cached_property
     def sender(self) -> str | None:
@@ -741,8 +742,15 @@ def _header_fields_item() -> str:
     return f"BODY.PEEK[HEADER.FIELDS ({' '.join(parts.HEADER_FIELDS)})]"
 
 
-def _envelope_items() -> str:
-    return f"(INTERNALDATE RFC822.SIZE BODYSTRUCTURE {_header_fields_item()})"
+def _envelope_items(*, whole: bool = False) -> str:
+    """Step 1's items; ``whole`` adds the message itself, up to :data:`PUSH_BODY_BYTES`."""
+    body = f" BODY.PEEK[]<0.{PUSH_BODY_BYTES}>" if whole else ""
+    return f"(INTERNALDATE RFC822.SIZE BODYSTRUCTURE {_header_fields_item()}{body})"
+
+
+# After an IDLE push the new mail is usually one message of a few KB: fetched whole with
+# its envelope, it needs no second round trip for its text part. Larger ones take that trip.
+PUSH_BODY_BYTES = 64 * 1024
 
 
 def _batches(
@@ -815,12 +823,15 @@ def _size_and_date(uid: int, item: dict[bytes, Any]) -> tuple[int | None, dateti
 
 def _envelope(uid: int, item: dict[bytes, Any]) -> Envelope:
     size, internal = _size_and_date(uid, item)
+    whole = _item(item, b"BODY[]")
+    complete = isinstance(whole, bytes) and size is not None and len(whole) >= size
     return Envelope(
         uid=int(uid),
         internaldate=internal,
         size=size or 0,
         headers=_bytes_item(uid, _item(item, b"BODY[HEADER.FIELDS"), "header"),
         structure=item.get(b"BODYSTRUCTURE"),
+        raw=whole if complete else None,
     )
 
 
