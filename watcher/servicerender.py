@@ -103,23 +103,19 @@ def service_status_json(status: ServiceStatus) -> str:
         "running": status.running,
         "manager_state": status.manager_state,
         "last_success": iso(status.last_success),
-        "last_error": (
-            {"at": iso(status.last_error_at), "message": status.last_error}
-            if status.last_error or status.last_error_at
-            else None
-        ),
+        "last_error": _error_json(status.last_error_at, status.last_error),
         "checked_at": iso(status.checked_at),
         "accounts": [
             {
                 "name": a.name,
                 "last_success": iso(a.last_success),
-                "last_error": (
-                    {"at": iso(a.last_error_at), "message": a.last_error}
-                    if a.last_error or a.last_error_at
-                    else None
-                ),
+                "last_error": _error_json(a.last_error_at, a.last_error),
             }
             for a in status.accounts
         ],
     }
     return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def _error_json(at: datetime | None, message: str | None) -> dict[str, str | None] | None:
+    return {"at": iso(at), "message": message} if message or at else None
