@@ -1004,6 +1004,10 @@ def choose_folders(
         names = {n for n, _ in selectable}
         return [Folder(n, _is_spam(n, selectable), "configured") for n in configured if n in names]
     folders = [Folder(n, False, "inbox") for n, _ in selectable if n.upper() == "INBOX"]
+    if not folders:
+        # RFC 3501: INBOX always exists. A server that left it out of LIST (or listed
+        # nothing) is asked anyway: an error then says more than a check of no folder.
+        folders = [Folder("INBOX", False, "inbox")]
     junk = [Folder(n, True, "special-use") for n, flags in selectable if "\\junk" in flags]
     if not junk:
         junk = [Folder(n, True, "name") for n, _ in selectable if _spam_name(n)]
