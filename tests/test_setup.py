@@ -127,3 +127,52 @@ def test_gmail_is_recognised_and_app_password_explained(isolated_env: Path) -> N
     assert done.returncode == 4
     assert "vacía" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_setup_adds_mailboxes_as_accounts(dovecot: Dovecot, isolated_env: Path) -> None:
+    """Several mailboxes: each setup --account adds one [accounts.NAME], the file grows."""
+    config_path = isolated_env / "config" / "config.toml"
+    first = run(
+        *setup_args(dovecot, "--account", "trabajo"), stdin=dovecot.password("jperez") + "\n"
+    )
+    assert first.returncode == 0, first.stderr
+    other = [a if a != "jperez" else "other" for a in setup_args(dovecot, "--account", "casa")]
+    second = run(*other, stdin=dovecot.password("other") + "\n")
+    assert second.returncode == 0, second.stderr
+    data = tomllib.loads(config_path.read_text())
+    assert "imap" not in data
+    assert {name: t["username"] for name, t in data["accounts"].items()} == {
+        "trabajo": "jperez",
+        "casa": "other",
+    }
+    assert config_path.stat().st_mode & 0o777 == 0o600
+    assert keyring_file(isolated_env) == {
+        "secop-watcher\0jperez": dovecot.password("jperez"),
+        "secop-watcher\0other": dovecot.password("other"),
+    }
+    now = datetime.now(UTC)
+    dovecot.append("other", "INBOX", mf.reset_mail("c", mf.reset_url("casa"), date=now), date=now)
+    check = run("check-now", "--json")  # each account's password from the keyring
+    assert check.returncode == 0, check.stderr
+    assert [x["account"] for x in json.loads(check.stdout)["current"]] == ["casa"]
+
+    before = config_path.read_text()
+    again = run(*setup_args(dovecot, "--account", "TRABAJO"), stdin="x\n")
+    assert (
+        again.returncode == 3
+        and "already has an account"
+        in run("--lang", "en", *setup_args(dovecot, "--account", "trabajo"), stdin="x\n").stderr
+    )
+    assert config_path.read_text() == before  # nothing rewritten
+
+
+def test_setup_account_on_a_single_mailbox_config_says_how(
+    dovecot: Dovecot, isolated_env: Path
+) -> None:
+    assert run(*setup_args(dovecot), stdin=dovecot.password("jperez") + "\n").returncode == 0
+    config_path = isolated_env / "config" / "config.toml"
+    before = config_path.read_text()
+    done = run("--lang", "en", *setup_args(dovecot, "--account", "casa"), stdin="x\n")
+    assert done.returncode == 3
+    assert "rename [imap] to [accounts.NAME]" in done.stderr
+    assert config_path.read_text() == before

@@ -172,6 +172,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'No configuration at {path}. Run "secop-watcher setup", or point to the file with '
         "--config or SECOP_WATCHER_CONFIG.",
     ),
+    "error.setup_imap_form": (
+        "La configuración {path} es de un solo buzón ([imap]). Para agregar otro, cambie "
+        "[imap] por [accounts.NOMBRE] (el nombre que quiera) y vuelva a ejecutar setup "
+        "--account.",
+        "The configuration {path} is for one mailbox ([imap]). To add another, rename [imap] "
+        "to [accounts.NAME] (any name) and run setup --account again.",
+    ),
+    "error.setup_account_exists": (
+        "La configuración {path} ya tiene una cuenta con ese nombre: elija otro, o quite esa "
+        "sección del archivo primero.",
+        "The configuration {path} already has an account by that name: pick another, or "
+        "remove that table from the file first.",
+    ),
+    "error.setup_account_name": (
+        "«{name}» no sirve como nombre de cuenta: letras, números, «.», «-» o «_», hasta 40.",
+        '"{name}" cannot be an account name: letters, digits, ".", "-" or "_", up to 40.',
+    ),
     "error.config_exists": (
         "Ya existe una configuración en {path}. Use --force para reemplazarla.",
         "A configuration already exists at {path}. Use --force to replace it.",

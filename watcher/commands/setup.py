@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from watcher import credentials, i18n, paths, providers
 from watcher.commands import Outcome
 from watcher.config import SECURITY_PORTS, ImapConfig
-from watcher.errors import ConfigError, CredentialsError, UnsupportedAccount
+from watcher.errors import ConfigError, CredentialsError, UnsupportedAccount, UsageError
 from watcher.providers import Provider
 
 if TYPE_CHECKING:
@@ -50,13 +50,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="reemplazar la configuración existente / replace existing config",
     )
+    p.add_argument(
+        "--account",
+        metavar="NAME",
+        help="agregar este buzón como [accounts.NAME] (varios buzones) / add this mailbox as "
+        "[accounts.NAME] (several mailboxes)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> Outcome:
     lang = args.lang
     target = paths.config_file(args.config)
-    if target.exists() and not args.force:
+    existing = _existing_for_account(target, args.account) if args.account else None
+    if existing is None and target.exists() and not args.force:
         raise ConfigError(str(target), [], key="error.config_exists")
     from watcher.imap import ImapSession, choose_folders  # not at start-up
 
@@ -66,7 +73,12 @@ def run(args: argparse.Namespace) -> Outcome:
         folders = choose_folders(session.listing(), ())
     _echo(i18n.t("setup.login_ok", lang))
     _report_spam(folders, lang)
-    write_config(target, imap)
+    if args.account:
+        text = (existing or "") + account_text(args.account, imap, header=not existing)
+        _check_text(target, text)
+        write_text(target, text)
+    else:
+        write_config(target, imap)
     _echo(i18n.t("setup.written", lang, path=target))
     # Without a keyring this raises; the config is already written and the
     # message names the alternatives (password_command, the variable).
@@ -170,9 +182,65 @@ def config_text(imap: ImapConfig) -> str:
 
 
 def write_config(path: Path, imap: ImapConfig) -> None:
+    write_text(path, config_text(imap))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Atomically, readable by the user only."""
     paths.ensure_private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(config_text(imap))
+        f.write(text)
     tmp.replace(path)
+
+
+def account_text(name: str, imap: ImapConfig, *, header: bool) -> str:
+    """``[accounts.NAME]`` with what was chosen (a whole new file when ``header``)."""
+    q = json.dumps  # a JSON string is a valid TOML basic string
+    lines = []
+    if header:
+        lines += [
+            "# secop-watcher — escrito por / written by `secop-watcher setup`.",
+            "# Todas las claves / every key: config/example.toml",
+        ]
+    lines += [
+        "",
+        f"[accounts.{name}]",
+        f"host = {q(imap.host)}",
+        f"port = {imap.port}",
+        f"security = {q(imap.security)}",
+        f"username = {q(imap.username)}",
+    ]
+    if imap.ca_file is not None:
+        lines.append(f"ca_file = {q(str(imap.ca_file))}")
+    return "\n".join(lines) + "\n"
+
+
+def _check_text(target: Path, text: str) -> None:
+    """What setup is about to write must load: never leave the user a broken file."""
+    import tomllib
+
+    from watcher import config as config_mod
+
+    problems = config_mod.validate(tomllib.loads(text))
+    if problems:
+        raise ConfigError(str(target), problems)
+
+
+def _existing_for_account(target: Path, name: str) -> str | None:
+    """The current file's text, to which ``[accounts.NAME]`` is added; None when there is
+    no file. A file in the ``[imap]`` form, or that has the account already, is refused:
+    setup never rewrites what the user wrote."""
+    from watcher import config as config_mod
+
+    if not config_mod.ACCOUNT_NAME.match(name):
+        raise UsageError("error.setup_account_name", name=name)
+    if not target.exists():
+        return None
+    loaded = config_mod.load(target)
+    if not loaded.accounts:
+        raise ConfigError(str(target), [], key="error.setup_imap_form")
+    if any(a.name.casefold() == name.casefold() for a in loaded.accounts):
+        raise ConfigError(str(target), [], key="error.setup_account_exists")
+    return target.read_text(encoding="utf-8")
