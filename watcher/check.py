@@ -144,18 +144,6 @@ def _same_validity(cursor: Cursor | None, scan: FolderScan) -> bool:
     return cursor is None or cursor.uidvalidity == scan.uidvalidity
 
 
-def fetch_and_parse(
-    session: ImapSession,
-    folder: Folder,
-    envelopes: list[Envelope],
-    config: Config,
-    notices: list[Notice],
-    now: datetime,
-) -> list[Found]:
-    """:func:`parse_folders` for one folder (the selected one)."""
-    return parse_folders(session, now, [(folder, envelopes)], config, notices)
-
-
 def parse_folders(
     session: ImapSession,
     now: datetime,

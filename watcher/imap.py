@@ -440,36 +440,6 @@ class ImapSession:
                 wanted = set(found[scan.folder])
                 scan.envelopes.extend(_fetched_envelopes(self.client, next(answers), wanted))
 
-    def search_sender(self, sender: str, since: date, min_uid: int | None = None) -> list[int]:
-        """UIDs of mail since ``since`` from ``sender`` or anything claiming "secop".
-
-        The broad ``FROM secop`` term also catches look-alike senders so they
-        can be reported as suspicious instead of silently ignored. ``min_uid``
-        limits the search to new mail (UIDs below it, should a server answer
-        any, are filtered here).
-        """
-        pipe = self._pipeline()
-        pipe.add("UID", "SEARCH", *_criteria(sender, since, min_uid))
-        with self._guard():
-            return _hits(self.client, next(pipe.run()), min_uid)
-
-    def search_envelopes(
-        self, sender: str, since: date, min_uid: int | None = None
-    ) -> list[Envelope]:
-        """:meth:`search_sender` + :meth:`fetch_envelopes` in the selected folder, in ONE
-        round trip where possible (SEARCHRES: ``UID SEARCH RETURN (SAVE)`` then ``UID FETCH $``,
-        which RFC 5182 explicitly allows to send without waiting)."""
-        if "SEARCHRES" not in self.capabilities():
-            return self.fetch_envelopes(self.search_sender(sender, since, min_uid))
-        pipe = self._pipeline()
-        pipe.add("UID", "SEARCH", "RETURN", "(SAVE)", *_criteria(sender, since, min_uid))
-        pipe.add("UID", "FETCH", "$", _envelope_items())
-        with self._guard(), _budget(self.client, ENVELOPE_PIPELINE_BUDGET):
-            answers = pipe.run()
-            _saved_search(self.client, next(answers))
-            envelopes = _fetched_envelopes(self.client, next(answers), None)
-        return [e for e in envelopes if min_uid is None or e.uid >= min_uid]
-
     def supports_idle(self) -> bool:
         return "IDLE" in self.capabilities()
 
@@ -539,22 +509,6 @@ class ImapSession:
                 self._note_leftovers()
                 messages = [_raw_message(uid, item) for uid, item in sorted(response.items())]
             yield from messages
-
-    def fetch_envelopes(self, uids: Sequence[int]) -> list[Envelope]:
-        """Step 1 of a check: header fields, structure, date and size, in one FETCH."""
-        if not uids:
-            return []
-        pipe = self._pipeline()
-        pipe.add("UID", "FETCH", _uid_set(uids), _envelope_items())
-        # parsing inside the guard too: a broken answer must become a clear error
-        with self._guard(), _budget(self.client, len(uids) * ENVELOPE_BUDGET):
-            return _fetched_envelopes(self.client, next(pipe.run()), set(uids))
-
-    def fetch_parts(self, wanted: Sequence[tuple[int, parts.Leaf]]) -> dict[int, Part]:
-        """Step 2 in the selected folder: the one text part of each message (capped)."""
-        if self._selected is None:
-            raise imaplib.IMAP4.error("no folder selected")
-        return self.fetch_parts_in({self._selected: wanted}).get(self._selected, {})
 
     def fetch_parts_in(
         self, wanted: Mapping[str, Sequence[tuple[int, parts.Leaf]]]
@@ -663,6 +617,10 @@ MAX_UID = 4294967295  # RFC 3501: a UID is a 32-bit unsigned number
 
 def _criteria(sender: str, since: date, min_uid: int | None) -> list[str]:
     """The search, as IMAP atoms and quoted strings (no 8-bit: no literals needed).
+
+    Mail from ``sender`` or from anything claiming "secop": the broad term also
+    catches look-alike senders, so they are reported as suspicious instead of
+    silently ignored. ``min_uid`` limits it to new mail.
 
     By the ``Date:`` header (SENTSINCE, a day early for clocks and slow
     relays) rather than by arrival (SINCE): servers keep the sent date in
