@@ -154,21 +154,15 @@ def _echo(text: str) -> None:
     print(text, flush=True)
 
 
+HEADER = [
+    "# secop-watcher — escrito por / written by `secop-watcher setup`.",
+    "# Todas las claves / every key: config/example.toml",
+]
+
+
 def config_text(imap: ImapConfig) -> str:
     """The config file setup writes: only what was chosen, never the password."""
-    q = json.dumps  # a JSON string is a valid TOML basic string
-    lines = [
-        "# secop-watcher — escrito por / written by `secop-watcher setup`.",
-        "# Todas las claves / every key: config/example.toml",
-        "",
-        "[imap]",
-        f"host = {q(imap.host)}",
-        f"port = {imap.port}",
-        f"security = {q(imap.security)}",
-        f"username = {q(imap.username)}",
-    ]
-    if imap.ca_file is not None:
-        lines.append(f"ca_file = {q(str(imap.ca_file))}")
+    lines = [*HEADER, "", *_table_lines("imap", imap)]
     lines += [
         "folders = []  # vacío = INBOX + spam encontrado / empty = INBOX + spam found",
         "",
@@ -179,6 +173,21 @@ def config_text(imap: ImapConfig) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _table_lines(table: str, imap: ImapConfig) -> list[str]:
+    """``[table]`` with the IMAP settings chosen (``imap`` or ``accounts.NAME``)."""
+    q = json.dumps  # a JSON string is a valid TOML basic string
+    lines = [
+        f"[{table}]",
+        f"host = {q(imap.host)}",
+        f"port = {imap.port}",
+        f"security = {q(imap.security)}",
+        f"username = {q(imap.username)}",
+    ]
+    if imap.ca_file is not None:
+        lines.append(f"ca_file = {q(str(imap.ca_file))}")
+    return lines
 
 
 def write_config(path: Path, imap: ImapConfig) -> None:
@@ -197,23 +206,7 @@ def write_text(path: Path, text: str) -> None:
 
 def account_text(name: str, imap: ImapConfig, *, header: bool) -> str:
     """``[accounts.NAME]`` with what was chosen (a whole new file when ``header``)."""
-    q = json.dumps  # a JSON string is a valid TOML basic string
-    lines = []
-    if header:
-        lines += [
-            "# secop-watcher — escrito por / written by `secop-watcher setup`.",
-            "# Todas las claves / every key: config/example.toml",
-        ]
-    lines += [
-        "",
-        f"[accounts.{name}]",
-        f"host = {q(imap.host)}",
-        f"port = {imap.port}",
-        f"security = {q(imap.security)}",
-        f"username = {q(imap.username)}",
-    ]
-    if imap.ca_file is not None:
-        lines.append(f"ca_file = {q(str(imap.ca_file))}")
+    lines = [*(HEADER if header else []), "", *_table_lines(f"accounts.{name}", imap)]
     return "\n".join(lines) + "\n"
 
 
