@@ -139,7 +139,7 @@ def dovecot_factory(certs: Certs, dovecot_root: Path) -> Iterator[Callable[..., 
     """``dovecot_factory(**kwargs) -> Dovecot`` (started), stopped at teardown.
 
     kwargs are :class:`tests.servers.dovecot.Dovecot`'s: ``users`` (default: jperez
-    and other with random passwords), ``spam_layout``, ``cert``, ``idle``,
+    and other with random passwords), ``spam_layout``, ``cert``, ``idle``, ``searchres``,
     ``no_tls``, ``extra_folders``; plus ``start=False`` to get it unstarted.
     """
     require_dovecot()

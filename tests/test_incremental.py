@@ -250,3 +250,35 @@ def test_only_a_growing_message_count_is_an_arrival() -> None:
         session._note_exists(count, examined=examined)
         seen.append(session.arrivals)
     assert seen == [0, 1, 1, 1, 2, 2]
+
+
+def test_without_searchres_every_path_still_works(dovecot_factory: Any, tmp_path: Path) -> None:
+    """Gmail and Microsoft 365 do not offer SEARCHRES: searches and fetches then go out as
+    two writes for all folders (check-now), and a push on the IDLE connection needs no
+    EXAMINE either. Dovecot here just does not advertise it."""
+    server = dovecot_factory(searchres=False)
+    config = config_mod.load(write_config(tmp_path / "c.toml", server))
+    put(server, "u1", "t1")
+    put(server, "u2", "t2", folder="Spam")
+    spy = Spy(config, server.password("jperez"))
+    assert "SEARCHRES" not in spy.session.capabilities()
+    inbox, spam = Folder("INBOX", False, "inbox"), Folder("Spam", True, "special-use")
+    found, cursors, _ = scan_new_many(
+        spy.session, [spam, inbox], {"INBOX": None, "Spam": None}, config, datetime.now(UTC)
+    )
+    assert sorted(f.verdict.username or "" for f in found) == ["u1", "u2"]
+    writes = [w for w in spy.sent if b"SEARCH" in w or b"FETCH" in w]
+    assert b"RETURN (SAVE)" not in b"".join(spy.sent)
+    assert len(writes) == 3, writes  # searches, envelopes, text parts: one write each
+    # A push: INBOX is the selected folder (examined last), searched as it is.
+    arrival = threading.Timer(0.5, put, args=(server, "u3", "t3"))
+    arrival.start()
+    assert spy.session.idle_wait(10, stay=True) is True
+    arrival.join()
+    spy.sent.clear()
+    found, _, _ = scan_new_many(
+        spy.session, [inbox], {"INBOX": cursors["INBOX"]}, config, datetime.now(UTC), examine=False
+    )
+    assert [f.verdict.username for f in found] == ["u3"]
+    assert spy.sent[0].startswith(b"DONE\r\n") and "EXAMINE" not in spy.verbs()
+    spy.session.close()
