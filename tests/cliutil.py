@@ -88,17 +88,18 @@ RUNNING: list[Background] = []  # killed after each test (tests/conftest.py), ev
 class Background:
     """The installed CLI running in the background, its stderr read line by line."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-
+    def __init__(self, *args: str, env: dict[str, str] | None = None, merged: bool = False) -> None:
+        """``merged``: stdout goes with stderr into :attr:`lines` (prompts a command prints)."""
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.proc = subprocess.Popen(
             [executable(), *args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merged else subprocess.PIPE,
             text=True,
             env=full_env,
         )
+        self._stream = self.proc.stdout if merged else self.proc.stderr
         RUNNING.append(self)
         self.lines: list[str] = []
         self._changed = threading.Condition()
@@ -106,8 +107,8 @@ class Background:
         self._reader.start()
 
     def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+        assert self._stream is not None
+        for line in self._stream:
             with self._changed:
                 self.lines.append(line.rstrip("\n"))
                 self._changed.notify_all()
@@ -138,6 +139,12 @@ class Background:
             self.proc.wait()
             self._reader.join(5)
             raise AssertionError("did not stop:\n" + "\n".join(self.lines)) from None
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the exit (all output read into :attr:`lines`); the exit code."""
+        code = self.proc.wait(timeout)
+        self._reader.join(timeout=5)
+        return code
 
     def communicate(self, timeout: float) -> tuple[int, str]:
         """Wait for the exit; (exit code, stdout). Not ``Popen.communicate``: that would

@@ -20,6 +20,7 @@ import pytest
 
 from tests.servers.certs import Certs, make_certs
 from tests.servers.dovecot import Dovecot
+from tests.servers.oauthserver import OAuthServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,7 +141,9 @@ def dovecot_factory(certs: Certs, dovecot_root: Path) -> Iterator[Callable[..., 
 
     kwargs are :class:`tests.servers.dovecot.Dovecot`'s: ``users`` (default: jperez
     and other with random passwords), ``spam_layout``, ``cert``, ``idle``, ``searchres``,
-    ``no_tls``, ``extra_folders``; plus ``start=False`` to get it unstarted.
+    ``no_tls``, ``extra_folders``, ``oauth2_introspection_url`` (XOAUTH2/OAUTHBEARER
+    checked against that RFC 7662 endpoint, e.g. ``oauth_server.introspection_url``);
+    plus ``start=False`` to get it unstarted.
     """
     require_dovecot()
     servers: list[Dovecot] = []
@@ -171,6 +174,24 @@ def dovecot(dovecot_factory: Callable[..., Dovecot]) -> Dovecot:
 def dovecot_names(dovecot_factory: Callable[..., Dovecot]) -> Dovecot:
     """Running Dovecot without special-use: spam folders only recognisable by name."""
     return dovecot_factory(spam_layout="names")
+
+
+@pytest.fixture
+def oauth_server(certs: Certs, monkeypatch: pytest.MonkeyPatch) -> Iterator[OAuthServer]:
+    """A started local OAuth2 server (:mod:`tests.servers.oauthserver`), stopped after.
+
+    ``REQUESTS_CA_BUNDLE`` is set to the test CA (``CURL_CA_BUNDLE`` removed) for
+    the test and its subprocesses: requests lets that variable override a
+    session's ``verify``, so msal's ``verify=`` alone is not enough when the
+    environment already sets it (as many CI images do).
+    """
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certs.ca))
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    server = OAuthServer(certs).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # --------------------------------------------------------------------------

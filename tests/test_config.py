@@ -111,6 +111,7 @@ ACCOUNTS = """
 [accounts.trabajo]
 host = "outlook.office365.com"
 username = "compras@entidad.gov.co"
+auth = "oauth2-microsoft"
 
 [accounts.personal]
 host = "imap.gmail.com"
@@ -174,3 +175,50 @@ def test_account_names_equal_but_for_case_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         config.load(write(tmp_path, text))
     assert info.value.problems == [("[accounts.work]", "config.account_duplicate", {})]
+
+
+def test_oauth2_settings_are_read(tmp_path: Path) -> None:
+    text = (
+        '[accounts.ms]\nhost = "outlook.office365.com"\nusername = "a@hotmail.com"\n'
+        'auth = "oauth2-microsoft"\noauth_tenant = "consumers"\n'
+        'oauth_authority = "https://login.microsoftonline.us/"\n'
+        '[accounts.g]\nhost = "imap.gmail.com"\nusername = "b@gmail.com"\n'
+        'auth = "oauth2-google"\noauth_client_file = "~/cliente.json"\n'
+    )
+    ms, google = config.load(write(tmp_path, text)).each()
+    assert ms.imap.oauth and ms.imap.auth == "oauth2-microsoft"
+    assert ms.imap.oauth_tenant == "consumers" and ms.imap.oauth_client_id is None
+    assert ms.imap.oauth_authority == "https://login.microsoftonline.us"
+    assert google.imap.oauth_client_file == Path("~/cliente.json").expanduser()
+    assert not config.load(write(tmp_path, '[imap]\nhost = "h"\nusername = "u"\n')).imap.oauth
+
+
+def test_sign_in_contradictions_are_listed_at_once(tmp_path: Path) -> None:
+    text = (
+        '[imap]\nhost = "outlook.office365.com"\nusername = "a@hotmail.com"\n'
+        'oauth_tenant = "consumers"\noauth_client_file = "x.json"\n'
+        'oauth_authority = "http://insecure.example"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, text))
+    assert [(where, key) for where, key, _ in info.value.problems] == [
+        ("[imap] oauth_authority", "config.https_url"),
+        ("[imap] oauth_tenant", "config.oauth_key"),
+        ("[imap] oauth_authority", "config.oauth_key"),
+        ("[imap] oauth_client_file", "config.oauth_key"),
+        ("[imap] auth", "config.microsoft_password"),
+    ]
+
+
+def test_oauth2_with_a_password_command_or_an_unknown_method_is_refused(tmp_path: Path) -> None:
+    text = (
+        '[accounts.a]\nhost = "h"\nusername = "u"\nauth = "oauth2-google"\n'
+        'password_command = "pass x"\n[accounts.b]\nhost = "h"\nusername = "u"\n'
+        'auth = "kerberos"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load(write(tmp_path, text))
+    assert [(where, key) for where, key, _ in info.value.problems] == [
+        ("[accounts.a] password_command", "config.oauth_password"),
+        ("[accounts.b] auth", "config.auth"),
+    ]

@@ -111,11 +111,14 @@ def test_microsoft_accounts_are_told_plainly(isolated_env: Path) -> None:
 
 
 def test_unknown_domain_asks_where_the_mailbox_is(isolated_env: Path) -> None:
-    # 2 = Microsoft 365 → plain explanation, no obscure login failure.
+    # 2 = Microsoft 365 → Microsoft's sign-in, no password asked. Microsoft cannot be
+    # reached from the tests: one clear message, nothing written.
     done = run("setup", "--email", "jperez@entidad.gov.co", stdin="2\n")
-    assert done.returncode == 10
     assert "¿Dónde está este correo?" in done.stdout
-    assert "Microsoft 365" in done.stderr
+    assert "Contraseña" not in done.stdout
+    assert done.returncode == 6, done.stderr
+    assert "login.microsoftonline.com" in done.stderr and "Traceback" not in done.stderr
+    assert not (isolated_env / "config" / "config.toml").exists()
 
 
 def test_gmail_is_recognised_and_app_password_explained(isolated_env: Path) -> None:
@@ -176,3 +179,10 @@ def test_setup_account_on_a_single_mailbox_config_says_how(
     assert done.returncode == 3
     assert "rename [imap] to [accounts.NAME]" in done.stderr
     assert config_path.read_text() == before
+
+
+def test_a_question_with_stdin_closed_is_a_usage_error(isolated_env: Path) -> None:
+    done = run("setup", "--email", "jperez@entidad.gov.co", "--host", "imap.x.co", stdin="")
+    assert done.returncode == 2, done.stderr
+    assert "la entrada estándar está cerrada" in done.stderr and "Traceback" not in done.stderr
+    assert not (isolated_env / "config" / "config.toml").exists()

@@ -34,7 +34,7 @@ EPILOG = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from watcher.commands import check_now, doctor, parse, run, service, setup, wait
+    from watcher.commands import check_now, doctor, login, parse, run, service, setup, wait
 
     parser = argparse.ArgumentParser(prog="secop-watcher", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"secop-watcher {__version__}")
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="más detalle / more")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="menos / less output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (check_now, wait, run, parse, setup, service, doctor):
+    for module in (check_now, wait, run, parse, setup, login, service, doctor):
         module.register(sub)
     return parser
 

@@ -19,6 +19,18 @@ from watcher.errors import ConfigError
 
 DEFAULT_SENDER = "registro@secop.gov.co"
 SECURITY_PORTS = {"ssl": 993, "starttls": 143}
+PASSWORD = "password"
+OAUTH2_MICROSOFT = "oauth2-microsoft"
+OAUTH2_GOOGLE = "oauth2-google"
+AUTH_METHODS = (PASSWORD, OAUTH2_MICROSOFT, OAUTH2_GOOGLE)
+MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
+# Keys that only mean something for one way of signing in.
+OAUTH_KEYS = {
+    "oauth_client_id": OAUTH2_MICROSOFT,
+    "oauth_tenant": OAUTH2_MICROSOFT,
+    "oauth_authority": OAUTH2_MICROSOFT,
+    "oauth_client_file": OAUTH2_GOOGLE,
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,15 @@ class ImapConfig:
     folders: tuple[str, ...] = ()
     password_command: str | None = None
     timeout_seconds: float = 30.0
+    auth: str = PASSWORD  # or OAUTH2_MICROSOFT / OAUTH2_GOOGLE (watcher.oauth)
+    oauth_client_id: str | None = None  # Microsoft: None = watcher.oauth_microsoft's default
+    oauth_tenant: str = "common"
+    oauth_authority: str = MICROSOFT_AUTHORITY
+    oauth_client_file: Path | None = None  # Google: the client JSON the user downloaded
+
+    @property
+    def oauth(self) -> bool:
+        return self.auth != PASSWORD
 
 
 @dataclass(frozen=True)
@@ -146,6 +167,26 @@ def _sender(value: Any) -> tuple[str, dict[str, Any]] | None:
     return problem
 
 
+def _auth(value: Any) -> tuple[str, dict[str, Any]] | None:
+    if value not in AUTH_METHODS:
+        return "config.auth", {"choices": ", ".join(AUTH_METHODS)}
+    return None
+
+
+def _https_url(value: Any) -> tuple[str, dict[str, Any]] | None:
+    problem = _str(value)
+    if problem is None and not re.match(r"^https://[^/\s]+(:\d+)?/?$", value.strip()):
+        return "config.https_url", {}
+    return problem
+
+
+def _tenant(value: Any) -> tuple[str, dict[str, Any]] | None:
+    problem = _str(value)
+    if problem is None and not re.match(r"^[A-Za-z0-9.-]+$", value.strip()):
+        return "config.tenant", {}
+    return problem
+
+
 def _ca_file(value: Any) -> tuple[str, dict[str, Any]] | None:
     problem = _str(value)
     if problem is None and not Path(value).expanduser().is_file():
@@ -163,6 +204,11 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "folders": _folders,
         "password_command": _str,
         "timeout_seconds": _positive_number,
+        "auth": _auth,
+        "oauth_client_id": _str,
+        "oauth_tenant": _tenant,
+        "oauth_authority": _https_url,
+        "oauth_client_file": _str,
     },
     "watch": {
         "sender": _sender,
@@ -253,6 +299,27 @@ def _validate_section(section: str, values: dict[str, Any], table: str = "") -> 
             problems.append((where, "config.unknown_key", _close(key, keys)))
         elif (problem := keys[key](value)) is not None:
             problems.append((where, *problem))
+    if section == "imap":
+        problems.extend(_validate_sign_in(values, table or "[imap]"))
+    return problems
+
+
+def _validate_sign_in(values: dict[str, Any], table: str) -> list[Problem]:
+    """Keys that contradict the way of signing in (``auth``)."""
+    from watcher.providers import is_microsoft_host
+
+    auth = values.get("auth", PASSWORD)
+    if auth not in AUTH_METHODS:
+        return []  # already reported
+    problems: list[Problem] = []
+    for key, needs in OAUTH_KEYS.items():
+        if key in values and auth != needs:
+            problems.append((f"{table} {key}", "config.oauth_key", {"auth": needs}))
+    if auth != PASSWORD and "password_command" in values:
+        problems.append((f"{table} password_command", "config.oauth_password", {"auth": auth}))
+    host = values.get("host")
+    if auth == PASSWORD and isinstance(host, str) and is_microsoft_host(host):
+        problems.append((f"{table} auth", "config.microsoft_password", {}))
     return problems
 
 
@@ -288,4 +355,8 @@ def _imap(table: dict[str, Any]) -> ImapConfig:
         imap["folders"] = tuple(imap["folders"])
     if "timeout_seconds" in imap:
         imap["timeout_seconds"] = float(imap["timeout_seconds"])
+    if "oauth_client_file" in imap:
+        imap["oauth_client_file"] = Path(imap["oauth_client_file"]).expanduser()
+    if "oauth_authority" in imap:
+        imap["oauth_authority"] = imap["oauth_authority"].strip().rstrip("/")
     return ImapConfig(**imap)

@@ -85,29 +85,39 @@ def keyring_usable() -> bool:
 
 
 def keyring_password(username: str) -> str:
-    import keyring
-    from keyring.errors import KeyringError
-
-    if not keyring_usable():
-        raise CredentialsError("error.no_keyring", username=username)
-    try:
-        password = keyring.get_password(SERVICE, username)
-    except KeyringError as e:
-        raise CredentialsError("error.keyring_failed", username=username) from e
+    password = keyring_get(username, username=username)
     if not password:
         raise CredentialsError("error.no_password", username=username)
-    log.debug("password taken from the keyring (%s)", type(keyring.get_keyring()).__name__)
+    log.debug("password taken from the keyring (%s)", keyring_backend_name())
     return password
 
 
 def store_password(username: str, password: str) -> None:
+    keyring_set(username, password, username=username)
+
+
+def keyring_get(entry: str, *, username: str) -> str | None:
+    """The keyring's secret for ``entry`` (None when there is none); ``username`` is
+    only for the messages."""
     import keyring
     from keyring.errors import KeyringError
 
     if not keyring_usable():
         raise CredentialsError("error.no_keyring", username=username)
     try:
-        keyring.set_password(SERVICE, username, password)
+        return keyring.get_password(SERVICE, entry)
+    except KeyringError as e:
+        raise CredentialsError("error.keyring_failed", username=username) from e
+
+
+def keyring_set(entry: str, secret: str, *, username: str) -> None:
+    import keyring
+    from keyring.errors import KeyringError
+
+    if not keyring_usable():
+        raise CredentialsError("error.no_keyring", username=username)
+    try:
+        keyring.set_password(SERVICE, entry, secret)
     except KeyringError as e:
         raise CredentialsError("error.keyring_failed", username=username) from e
 

@@ -14,6 +14,7 @@ import socket
 import ssl
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from watcher.imap import ImapSession, choose_folders, translate_errors
 from watcher.state import StateStore
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
+Login = Callable[[Any], object]  # logs an IMAPClient in (password or access token)
 
 
 @dataclass
@@ -92,7 +94,7 @@ def _config(args: argparse.Namespace, report: DoctorReport, lang: str) -> Config
 
 
 def _mailbox_checks(config: Config, report: DoctorReport, lang: str) -> None:
-    password = _password(config, report, lang)
+    login = _password(config, report, lang)
     addresses = _dns(config, report, lang)
     if not addresses or not _tcp(config, addresses, report, lang):
         _skip(report, "tls", "login", "folders", "idle")
@@ -103,7 +105,7 @@ def _mailbox_checks(config: Config, report: DoctorReport, lang: str) -> None:
         return
     session = ImapSession(client, config.imap)
     try:
-        if password is None or not _login(session, password, report, lang):
+        if login is None or not _login(session, login, report, lang):
             _skip(report, "folders", "idle")
             return
         _folders(session, report, lang)
@@ -112,7 +114,10 @@ def _mailbox_checks(config: Config, report: DoctorReport, lang: str) -> None:
         session.close()
 
 
-def _password(config: Config, report: DoctorReport, lang: str) -> str | None:
+def _password(config: Config, report: DoctorReport, lang: str) -> Login | None:
+    """How to log in (None when the password or the token cannot be had)."""
+    if config.imap.oauth:
+        return _token(config, report, lang)
     if os.environ.get(credentials.ENV_PASSWORD):
         source = credentials.ENV_PASSWORD
     elif config.imap.password_command:
@@ -125,7 +130,22 @@ def _password(config: Config, report: DoctorReport, lang: str) -> str | None:
         report.add("password", FAIL, source, i18n.error_text(e, lang))
         return None
     report.add("password", OK, i18n.t("doctor.password_from", lang, source=source))
-    return password
+    return lambda client: client.login(config.imap.username, password)
+
+
+def _token(config: Config, report: DoctorReport, lang: str) -> Login | None:
+    """OAuth2: the saved sign-in must still give an access token."""
+    from watcher.oauth import TokenSource, provider_for
+
+    imap = config.imap
+    tokens = TokenSource(imap, provider_for(imap, config.account), clock=lambda: datetime.now(UTC))
+    try:
+        token = tokens.access_token()
+    except UserError as e:
+        report.add("password", FAIL, imap.auth, i18n.error_text(e, lang))
+        return None
+    report.add("password", OK, i18n.t("doctor.token", lang, auth=imap.auth))
+    return lambda client: imap_mod._authenticate(client, imap, token)
 
 
 def _dns(config: Config, report: DoctorReport, lang: str) -> list[str]:
@@ -196,10 +216,10 @@ def _describe_cert(cert: dict[str, Any], config: Config, lang: str) -> str:
     )
 
 
-def _login(session: ImapSession, password: str, report: DoctorReport, lang: str) -> bool:
+def _login(session: ImapSession, login: Login, report: DoctorReport, lang: str) -> bool:
     try:
         with translate_errors(session.config):
-            session.client.login(session.config.username, password)
+            login(session.client)
     except UserError as e:
         report.add("login", FAIL, session.config.username, i18n.error_text(e, lang))
         return False

@@ -294,13 +294,145 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.input": ("No se puede leer {path}: {reason}.", "Cannot read {path}: {reason}."),
     "error.microsoft": (
         "Las cuentas de Microsoft (Outlook.com, Hotmail, Microsoft 365) ya no aceptan "
-        "contraseñas por IMAP; exigen inicio de sesión con Microsoft (OAuth2), que "
-        "secop-watcher aún no ofrece. Mientras tanto, reenvíe el correo de SECOP a una cuenta "
-        "de Gmail o Yahoo, o use «secop-watcher parse» con el correo guardado como .eml.",
+        "contraseñas por IMAP: inicie sesión con Microsoft (OAuth2). Ejecute "
+        '«secop-watcher setup» sin --auth, o ponga auth = "oauth2-microsoft" en la '
+        "configuración y ejecute «secop-watcher login».",
         "Microsoft accounts (Outlook.com, Hotmail, Microsoft 365) no longer accept passwords "
-        "over IMAP; they require sign-in with Microsoft (OAuth2), which secop-watcher does "
-        "not offer yet. Meanwhile, forward SECOP's mail to a Gmail or Yahoo account, or use "
-        '"secop-watcher parse" on the mail saved as .eml.',
+        'over IMAP: sign in with Microsoft (OAuth2). Run "secop-watcher setup" without --auth, '
+        'or set auth = "oauth2-microsoft" in the configuration and run "secop-watcher login".',
+    ),
+    # --- OAuth2 sign-in ------------------------------------------------------
+    "error.oauth_revoked": (
+        "{provider} ya no acepta el inicio de sesión guardado para {username} ({reason}: fue "
+        "revocado, venció o cambió la contraseña de la cuenta). Inicie sesión de nuevo: {command}",
+        "{provider} no longer accepts the saved sign-in for {username} ({reason}: it was "
+        "revoked, it expired, or the account's password changed). Sign in again: {command}",
+    ),
+    "error.oauth_no_token": (
+        "No hay un inicio de sesión con {provider} guardado para {username}. Ejecute: {command}",
+        "No {provider} sign-in is saved for {username}. Run: {command}",
+    ),
+    "error.oauth_unreachable": (
+        "No se pudo contactar {host}, el servicio de inicio de sesión. Revise su conexión a "
+        "internet.",
+        "Could not reach {host}, the sign-in service. Check your internet connection.",
+    ),
+    "error.oauth_tls": (
+        "No se pudo verificar el certificado de {host}. Si su red usa un proxy con su propia "
+        "CA, indíquela con la variable REQUESTS_CA_BUNDLE.",
+        "The certificate of {host} could not be verified. If your network uses a proxy with "
+        "its own CA, point the REQUESTS_CA_BUNDLE variable at it.",
+    ),
+    "error.oauth_provider": (
+        "{provider} rechazó la solicitud ({reason}) {detail}. Revise oauth_client_id / "
+        "oauth_tenant (Microsoft) o el archivo del cliente (Google); vea el README.",
+        "{provider} refused the request ({reason}) {detail}. Check oauth_client_id / "
+        "oauth_tenant (Microsoft) or the client file (Google); see the README.",
+    ),
+    "error.oauth_not_signed_in": (
+        "No se completó el inicio de sesión con {provider} ({reason}). Inténtelo de nuevo: "
+        "{command}",
+        "The {provider} sign-in was not completed ({reason}). Try again: {command}",
+    ),
+    "error.oauth_not_offered": (
+        "El servidor {host} no ofrece inicio de sesión OAuth2 (XOAUTH2 ni OAUTHBEARER). Use "
+        'auth = "password" para este servidor.',
+        "The server {host} offers no OAuth2 sign-in (neither XOAUTH2 nor OAUTHBEARER). Use auth "
+        '= "password" for this server.',
+    ),
+    "error.oauth_refused": (
+        "El servidor {host} rechazó el acceso de {username} aun con un token recién renovado. "
+        "Revise que username sea la misma cuenta con la que inició sesión y que IMAP esté "
+        "habilitado en ella; luego ejecute «secop-watcher login».",
+        "The server {host} refused {username} even with a freshly renewed token. Check that "
+        "username is the account you signed in with and that IMAP is enabled for it; then run "
+        '"secop-watcher login".',
+    ),
+    "error.login_password_account": (
+        "La cuenta {username} inicia sesión con contraseña, no con Microsoft ni Google: use "
+        "«secop-watcher setup» para guardar la contraseña.",
+        "The account {username} signs in with a password, not with Microsoft or Google: use "
+        '"secop-watcher setup" to store the password.',
+    ),
+    "login.device": (
+        "Para iniciar sesión con Microsoft como {username}: abra {url} en cualquier navegador "
+        "(también en el celular) y escriba el código {code}. Vence en {minutes} min. Esperando…",
+        "To sign in with Microsoft as {username}: open {url} in any browser (a phone works "
+        "too) and enter the code {code}. It expires in {minutes} min. Waiting…",
+    ),
+    "login.browser": (
+        "Para iniciar sesión con Google como {username}, abra esta dirección en el navegador "
+        "de este equipo si no se abrió sola: {{url}}",
+        "To sign in with Google as {username}, open this address in this computer's browser "
+        "if it did not open by itself: {{url}}",
+    ),
+    "login.done": (
+        "Sesión iniciada: secop-watcher puede leer el correo de {username}. El permiso quedó "
+        "en el llavero del sistema; ninguna contraseña se guardó.",
+        "Signed in: secop-watcher can read {username}'s mail. The permission is in the system "
+        "keyring; no password was stored.",
+    ),
+    "doctor.token": (
+        "inicio de sesión vigente ({auth}; token de acceso obtenido)",
+        "sign-in valid ({auth}; access token obtained)",
+    ),
+    "error.setup_no_answer": (
+        "setup hizo una pregunta pero la entrada estándar está cerrada. Para usarlo desde un "
+        "script, dé cada respuesta como opción: --email, --host, --security, --auth, "
+        "--password-stdin… (secop-watcher setup --help).",
+        "setup asked a question but standard input is closed. To script it, give every "
+        "answer as an option: --email, --host, --security, --auth, --password-stdin… "
+        "(secop-watcher setup --help).",
+    ),
+    "setup.google_how": (
+        "¿Cómo entrar a Gmail? 1) contraseña de aplicación  2) iniciar sesión con Google "
+        "(necesita su propio cliente OAuth, ver README) [1]: ",
+        "How to get into Gmail? 1) app password  2) sign in with Google (needs your own OAuth "
+        "client, see the README) [1]: ",
+    ),
+    "setup.google_client_file": (
+        "Archivo JSON del cliente OAuth descargado de Google Cloud: ",
+        "OAuth client JSON file downloaded from Google Cloud: ",
+    ),
+    "setup.stored_sign_in": (
+        "Inicio de sesión guardado en el llavero del sistema ({backend}); ninguna contraseña "
+        "se guardó.",
+        "Sign-in saved in the system keyring ({backend}); no password was stored.",
+    ),
+    "config.auth": ("debe ser uno de: {choices}", "must be one of: {choices}"),
+    "config.https_url": (
+        'debe ser una dirección https sin ruta, p. ej. "https://login.microsoftonline.com"',
+        'must be an https address without a path, e.g. "https://login.microsoftonline.com"',
+    ),
+    "config.tenant": (
+        'debe ser "common", "organizations", "consumers", un dominio o un GUID',
+        'must be "common", "organizations", "consumers", a domain or a GUID',
+    ),
+    "config.oauth_key": (
+        'solo sirve con auth = "{auth}"',
+        'only applies with auth = "{auth}"',
+    ),
+    "config.oauth_password": (
+        'no se usa con auth = "{auth}" (el acceso viene de «secop-watcher login»): bórrela',
+        'is not used with auth = "{auth}" (access comes from "secop-watcher login"): remove it',
+    ),
+    "config.microsoft_password": (
+        'Microsoft ya no acepta contraseñas por IMAP: ponga auth = "oauth2-microsoft" y '
+        "ejecute «secop-watcher login»",
+        'Microsoft no longer accepts passwords over IMAP: set auth = "oauth2-microsoft" and '
+        'run "secop-watcher login"',
+    ),
+    "config.google_client_missing": (
+        'falta: con auth = "oauth2-google" indique el archivo JSON del cliente OAuth '
+        "descargado de Google Cloud (ver README)",
+        'missing: with auth = "oauth2-google" give the OAuth client JSON file downloaded from '
+        "Google Cloud (see the README)",
+    ),
+    "config.google_client_file": (
+        "no es un archivo de cliente OAuth de Google de tipo «aplicación de escritorio» "
+        "(descárguelo de nuevo desde Google Cloud, ver README)",
+        'is not a Google OAuth client file of type "Desktop app" (download it again from '
+        "Google Cloud, see the README)",
     ),
     "error.interrupted": ("Interrumpido.", "Interrupted."),
     # --- doctor ---------------------------------------------------------------

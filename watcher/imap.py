@@ -18,13 +18,14 @@ Promises kept here:
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import logging
 import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -35,7 +36,7 @@ from imapclient import IMAPClient, imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.response_parser import parse_fetch_response, parse_message_list
 
-from watcher import parts
+from watcher import oauth, parts
 from watcher.config import ImapConfig
 from watcher.errors import AuthError, ConnectionFailed, ProtocolError, TLSError
 from watcher.pipeline import Answer, Pipeline
@@ -239,10 +240,19 @@ class ImapSession:
     @classmethod
     def open(cls, imap: ImapConfig, password: str) -> ImapSession:
         """Connect, log in and list the folders: LOGIN and LIST go out in one write."""
+        return cls._open(imap, lambda client: _login(client, imap.username, password))
+
+    @classmethod
+    def open_oauth(cls, imap: ImapConfig, token: str) -> ImapSession:
+        """Connect and sign in with an OAuth2 access token (OAUTHBEARER or XOAUTH2)."""
+        return cls._open(imap, lambda client: _authenticate(client, imap, token))
+
+    @classmethod
+    def _open(cls, imap: ImapConfig, login: Callable[[IMAPClient], list[ListEntry]]) -> ImapSession:
         with translate_errors(imap):
             client = _connect(imap)
             try:
-                listing = _login(client, imap.username, password)
+                listing = login(client)
             except LoginError:
                 _close_quietly(client)  # a clear NO: the connection itself is fine
                 raise
@@ -877,14 +887,63 @@ def _login(client: IMAPClient, username: str, password: str) -> list[ListEntry]:
             # RFC 5530: the server cannot check the password right now; not a wrong one.
             raise imaplib.IMAP4.abort("temporary login failure")
         raise LoginError(_short(Exception(text)))
-    capability, listed = next(answers), next(answers)
-    advertised = capability.untagged.get("CAPABILITY") or login.untagged.get("CAPABILITY")
+    return _after_login(client, next(answers), next(answers), login.untagged)
+
+
+def _after_login(
+    client: IMAPClient, capability: Answer, listed: Answer, login: dict[str, list[Any]]
+) -> list[ListEntry]:
+    """Keep the capabilities the server has now, and return LIST's answer."""
+    advertised = capability.untagged.get("CAPABILITY") or login.get("CAPABILITY")
     client._cached_capabilities = (
         client._normalise_capabilites(advertised[-1]) if advertised else None
     )
     client.capabilities()  # no round trip when the server answered CAPABILITY
     client._checkok("list", listed.typ, listed.data)
     return _listing(client._proc_folder_list(listed.untagged.get("LIST", [])))
+
+
+def _authenticate(client: IMAPClient, config: ImapConfig, token: str) -> list[ListEntry]:
+    """SASL OAUTHBEARER (RFC 7628) where offered, else XOAUTH2; then CAPABILITY and LIST.
+
+    With SASL-IR (RFC 4959) the token goes on the AUTHENTICATE line itself: one round
+    trip when it is accepted. A refused token gets a "+" challenge (the error in JSON),
+    answered as each mechanism requires, then NO. CAPABILITY and LIST are not piped
+    behind AUTHENTICATE: after a refusal the server would read them as SASL data.
+    """
+    imap = client._imap
+    offered = {_text(c).upper() for c in client.capabilities()}
+    if "AUTH=OAUTHBEARER" in offered:
+        mechanism = "OAUTHBEARER"
+        first = oauth.oauthbearer(config.username, token, config.host, config.port)
+        after_error = b"\x01"  # RFC 7628 §3.2.3: a dummy reply ends the exchange
+    elif "AUTH=XOAUTH2" in offered:
+        mechanism, first, after_error = "XOAUTH2", oauth.xoauth2(config.username, token), b""
+    else:
+        raise AuthError("error.oauth_not_offered", host=config.host)
+    replies = iter([after_error] if "SASL-IR" in offered else [first, after_error])
+    imap.literal = imaplib._Authenticator(lambda _challenge: next(replies, b"")).process
+    initial = [base64.b64encode(first).decode("ascii")] if "SASL-IR" in offered else []
+    try:
+        tag = imap._command("AUTHENTICATE", mechanism, *initial)
+        typ, data = imap._command_complete("AUTHENTICATE", tag)
+    except imaplib.IMAP4.abort as e:
+        if _is_garbage(e):  # never quote it: a hostile server may echo the token
+            raise imaplib.IMAP4.abort("unexpected response to AUTHENTICATE") from None
+        raise
+    except imaplib.IMAP4.error as e:  # BAD: the server would not take the command
+        raise LoginError(_short(e)) from None
+    if typ != "OK":
+        text = _text(data[-1] if data else b"")
+        if _TEMPORARY.search(text):
+            raise imaplib.IMAP4.abort("temporary login failure")
+        raise LoginError(_short(Exception(text)))
+    imap.state = "AUTH"
+    pipe = Pipeline(imap)
+    pipe.add("CAPABILITY")
+    pipe.add("LIST", '""', '"*"')
+    answers = pipe.run()
+    return _after_login(client, next(answers), next(answers), {})
 
 
 _TEMPORARY = re.compile(r"\[(UNAVAILABLE|INUSE|LIMIT|SERVERBUG)\]", re.IGNORECASE)

@@ -155,7 +155,7 @@ class Service:
         clock: Clock = lambda: datetime.now(UTC),
         use_idle: bool = True,
         reload_config: Callable[[], Config] | None = None,
-        password_fingerprint: Callable[[], str] | None = None,
+        credentials_fingerprint: Callable[[], str] | None = None,
     ) -> None:
         self.config = config
         self._open = open_session
@@ -165,7 +165,7 @@ class Service:
         self.clock = clock
         self.use_idle = use_idle
         self._reload = reload_config
-        self._fingerprint = password_fingerprint
+        self._fingerprint = credentials_fingerprint
         self._log = account_log(log, config.account)
         self.announcer = Announcer(
             notifier, lang, timedelta(hours=config.watch.max_link_age_hours), log=self._log
@@ -530,12 +530,3 @@ class Service:
             )
             self._log.info("%s: new mail looked at on its IDLE connection", name)
             self._record(found, cursors, now, full=False)
-
-
-def password_fingerprint(get: Callable[[], str]) -> Callable[[], str]:
-    """A hash of the current password, to notice that the user fixed it (never stored)."""
-
-    def fingerprint() -> str:
-        return hashlib.sha256(get().encode("utf-8")).hexdigest()
-
-    return fingerprint

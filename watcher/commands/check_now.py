@@ -44,12 +44,9 @@ def check(config: Config) -> Report:
     """One account's check-now."""
     # Imported here, not at start-up: `secop-watcher --help` stays fast.
     from watcher.check import run_check
-    from watcher.credentials import get_password
-    from watcher.imap import ImapSession
+    from watcher.connect import Connector
 
-    def connect() -> ImapSession:
-        return ImapSession.open(config.imap, get_password(config.imap))
-
+    connect = Connector(config, clock=lambda: datetime.now(UTC))
     return run_check(config, connect, now=datetime.now(UTC))
 
 

@@ -7,6 +7,7 @@ import faulthandler
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from watcher.commands import Outcome, add_account_option, load_config
 from watcher.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from watcher.config import Config
+    from watcher.config import Config, ImapConfig
     from watcher.service import Service
 
 HELP = "servicio: avisa cuando llega un enlace / service: notify when a link arrives"
@@ -92,16 +93,23 @@ def run(args: argparse.Namespace) -> Outcome:
 
 def _service(config: Config, args: argparse.Namespace, *, several: bool) -> Service:
     # Imported here: the notification stack is heavy and only the service needs it.
-    from watcher.credentials import get_password
+    from watcher.connect import Connector
     from watcher.imap import ImapSession
     from watcher.notify import build_notifier
-    from watcher.service import Service, password_fingerprint
+    from watcher.service import Service
     from watcher.state import StateStore, state_file
 
     service: Service
+    connectors: dict[ImapConfig, Connector] = {}  # one per settings: tokens survive reloads
+
+    def connector() -> Connector:
+        imap = service.config.imap
+        if imap not in connectors:
+            connectors[imap] = Connector(service.config, clock=lambda: datetime.now(UTC))
+        return connectors[imap]
 
     def open_session() -> ImapSession:
-        return ImapSession.open(service.config.imap, get_password(service.config.imap))
+        return connector()()
 
     def reload() -> Config:
         fresh = load_config(args)
@@ -115,7 +123,7 @@ def _service(config: Config, args: argparse.Namespace, *, several: bool) -> Serv
         store=StateStore(state_file(config.account)),
         use_idle=not args.no_idle,
         reload_config=reload,
-        password_fingerprint=password_fingerprint(lambda: get_password(service.config.imap)),
+        credentials_fingerprint=lambda: connector().fingerprint(),
     )
     return service
 

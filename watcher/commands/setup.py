@@ -14,16 +14,20 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from watcher import credentials, i18n, paths, providers
-from watcher.commands import Outcome
-from watcher.config import SECURITY_PORTS, ImapConfig
+from watcher.commands import Outcome, login
+from watcher.config import (
+    AUTH_METHODS,
+    OAUTH2_GOOGLE,
+    OAUTH2_MICROSOFT,
+    PASSWORD,
+    SECURITY_PORTS,
+    ImapConfig,
+)
 from watcher.errors import ConfigError, CredentialsError, UnsupportedAccount, UsageError
 from watcher.providers import Provider
-
-if TYPE_CHECKING:
-    from watcher.imap import Folder
 
 HELP = "configura la cuenta de correo / set up the mail account"
 
@@ -40,6 +44,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--port", type=int, help="puerto / port")
     p.add_argument("--security", choices=sorted(SECURITY_PORTS), help="ssl | starttls")
     p.add_argument("--ca-file", help="certificado de CA adicional / extra CA certificate")
+    p.add_argument(
+        "--auth",
+        choices=AUTH_METHODS,
+        help="cómo iniciar sesión (por defecto según el proveedor) / how to sign in (default: "
+        "by provider)",
+    )
+    p.add_argument(
+        "--oauth-client-file",
+        metavar="PATH",
+        help="Google: archivo JSON del cliente OAuth descargado / the downloaded OAuth client file",
+    )
+    p.add_argument(
+        "--oauth-client-id", help="Microsoft: id de su propia app / your own app's client id"
+    )
+    p.add_argument("--oauth-tenant", help="Microsoft: inquilino / tenant (default: common)")
+    p.add_argument(
+        "--oauth-authority",
+        metavar="URL",
+        help="Microsoft: solo nubes nacionales / national clouds only",
+    )
     p.add_argument(
         "--password-stdin",
         action="store_true",
@@ -65,45 +89,64 @@ def run(args: argparse.Namespace) -> Outcome:
     existing = _existing_for_account(target, args.account) if args.account else None
     if existing is None and target.exists() and not args.force:
         raise ConfigError(str(target), [], key="error.config_exists")
+    imap, password = _gather(args, lang, _answered(input), _answered(getpass.getpass))
+    text = (
+        (existing or "") + account_text(args.account, imap, header=not existing)
+        if args.account
+        else config_text(imap)
+    )
+    _check_text(target, text)  # before the sign-in: never sign in for a file we cannot write
+    if password is None:
+        _sign_in_and_write(imap, args.account or "", target, text, lang)
+    else:
+        _log_in_and_write(imap, password, target, text, lang)
+    _echo(i18n.t("setup.next", lang))
+    return Outcome(None)
+
+
+def _log_in_and_write(imap: ImapConfig, password: str, target: Path, text: str, lang: str) -> None:
     from watcher.imap import ImapSession, choose_folders  # not at start-up
 
-    imap, password = _gather(args, lang, input, getpass.getpass)
     _echo(i18n.t("setup.trying", lang, host=imap.host, port=imap.port))
     with ImapSession.open(imap, password) as session:
         folders = choose_folders(session.listing(), ())
     _echo(i18n.t("setup.login_ok", lang))
-    _report_spam(folders, lang)
-    if args.account:
-        text = (existing or "") + account_text(args.account, imap, header=not existing)
-        _check_text(target, text)
-        write_text(target, text)
-    else:
-        write_config(target, imap)
+    login.report_spam(folders, lang)
+    write_text(target, text)
     _echo(i18n.t("setup.written", lang, path=target))
     # Without a keyring this raises; the config is already written and the
     # message names the alternatives (password_command, the variable).
     credentials.store_password(imap.username, password)
     _echo(i18n.t("setup.stored", lang, backend=credentials.keyring_backend_name()))
-    _echo(i18n.t("setup.next", lang))
-    return Outcome(None)
+
+
+def _sign_in_and_write(imap: ImapConfig, account: str, target: Path, text: str, lang: str) -> None:
+    """OAuth2: sign in, test the token, then write the config and keep the sign-in."""
+    from watcher import oauth
+
+    grant = login.obtain(imap, account, lang)
+    folders = login.try_token(imap, grant.access_token, lang)
+    _echo(i18n.t("setup.login_ok", lang))
+    login.report_spam(folders, lang)
+    write_text(target, text)
+    _echo(i18n.t("setup.written", lang, path=target))
+    oauth.save_record(imap, grant.record)
+    _echo(i18n.t("setup.stored_sign_in", lang, backend=credentials.keyring_backend_name()))
 
 
 def _gather(
     args: argparse.Namespace, lang: str, ask: Ask, ask_secret: Ask
-) -> tuple[ImapConfig, str]:
+) -> tuple[ImapConfig, str | None]:
+    """The account's settings, and its password (None when it signs in with OAuth2)."""
     email = (args.email or ask(i18n.t("setup.email", lang))).strip()
     provider = None if args.host else _provider(email, lang, ask)
     if provider is not None:
         _echo(i18n.t("setup.provider", lang, name=provider.name))
-        if provider.app_password_url:
-            _echo(
-                i18n.t(
-                    "setup.app_password", lang, name=provider.name, url=provider.app_password_url
-                )
-            )
     host = args.host or (provider.host if provider else ask(i18n.t("setup.host", lang)).strip())
-    if providers.is_microsoft_host(host):
-        raise UnsupportedAccount("error.microsoft")
+    auth = _auth(args, host, provider, lang, ask)
+    if provider is not None and provider.app_password_url and auth == PASSWORD:
+        url = provider.app_password_url
+        _echo(i18n.t("setup.app_password", lang, name=provider.name, url=url))
     security = args.security or (
         provider.security if provider else _ask_security(lang, ask, scripted=args.password_stdin)
     )
@@ -113,7 +156,10 @@ def _gather(
         security=security,
         port=args.port or (provider.port if provider else SECURITY_PORTS[security]),
         ca_file=Path(args.ca_file).expanduser() if args.ca_file else None,
+        **_oauth_settings(args, auth, lang, ask),
     )
+    if imap.oauth:
+        return imap, None
     password = (
         sys.stdin.readline().rstrip("\r\n")
         if args.password_stdin
@@ -129,9 +175,47 @@ def _provider(email: str, lang: str, ask: Ask) -> Provider | None:
     if provider is None:
         choice = ask(i18n.t("setup.ask_kind", lang)).strip() or "3"
         provider = {"1": providers.GMAIL, "2": providers.MICROSOFT}.get(choice)
-    if provider is not None and provider.needs_oauth2:
-        raise UnsupportedAccount("error.microsoft")
     return provider
+
+
+def _auth(
+    args: argparse.Namespace, host: str, provider: Provider | None, lang: str, ask: Ask
+) -> str:
+    """Microsoft: OAuth2, always. Google: an app password or Google's sign-in, as chosen."""
+    microsoft = providers.is_microsoft_host(host) or (
+        provider is not None and provider.needs_oauth2
+    )
+    wants_password = args.auth == PASSWORD or (args.password_stdin and not args.auth)
+    if microsoft and wants_password:
+        raise UnsupportedAccount("error.microsoft")
+    if args.auth:
+        return str(args.auth)
+    if microsoft:
+        return OAUTH2_MICROSOFT
+    wants_google = (
+        provider is providers.GMAIL
+        and not args.password_stdin
+        and ask(i18n.t("setup.google_how", lang)).strip() == "2"
+    )
+    return OAUTH2_GOOGLE if wants_google else PASSWORD
+
+
+def _oauth_settings(args: argparse.Namespace, auth: str, lang: str, ask: Ask) -> dict[str, Any]:
+    """The ImapConfig keys for OAuth2 that differ from the defaults."""
+    settings: dict[str, Any] = {"auth": auth}
+    if auth == OAUTH2_GOOGLE:
+        path = args.oauth_client_file or ask(i18n.t("setup.google_client_file", lang)).strip()
+        if not path:
+            raise ConfigError("", [("--oauth-client-file", "config.google_client_missing", {})])
+        settings["oauth_client_file"] = Path(path).expanduser().resolve()
+    elif auth == OAUTH2_MICROSOFT:
+        if args.oauth_client_id:
+            settings["oauth_client_id"] = args.oauth_client_id
+        if args.oauth_tenant:
+            settings["oauth_tenant"] = args.oauth_tenant
+        if args.oauth_authority:
+            settings["oauth_authority"] = args.oauth_authority.strip().rstrip("/")
+    return settings
 
 
 def _ask_security(lang: str, ask: Ask, *, scripted: bool) -> str:
@@ -141,13 +225,17 @@ def _ask_security(lang: str, ask: Ask, *, scripted: bool) -> str:
     return "starttls" if ask(i18n.t("setup.security", lang)).strip() == "2" else "ssl"
 
 
-def _report_spam(folders: list[Folder], lang: str) -> None:
-    spam = [f for f in folders if f.spam]
-    for f in spam:
-        how = i18n.t(f"setup.how.{f.how}", lang)
-        _echo(i18n.t("setup.spam_found", lang, folder=f.name, how=how))
-    if not spam:
-        _echo(i18n.t("setup.spam_missing", lang, inbox="INBOX"))
+def _answered(ask: Ask) -> Ask:
+    """A question with no one to answer it (stdin closed: a script) is a usage error."""
+
+    def asked(prompt: str) -> str:
+        try:
+            return ask(prompt)
+        except EOFError:
+            print(flush=True)  # end the prompt's line
+            raise UsageError("error.setup_no_answer") from None
+
+    return asked
 
 
 def _echo(text: str) -> None:
@@ -187,6 +275,16 @@ def _table_lines(table: str, imap: ImapConfig) -> list[str]:
     ]
     if imap.ca_file is not None:
         lines.append(f"ca_file = {q(str(imap.ca_file))}")
+    if imap.oauth:
+        lines.append(f"auth = {q(imap.auth)}")
+    if imap.oauth_client_file is not None:
+        lines.append(f"oauth_client_file = {q(str(imap.oauth_client_file))}")
+    if imap.oauth_client_id is not None:
+        lines.append(f"oauth_client_id = {q(imap.oauth_client_id)}")
+    if imap.oauth_tenant != ImapConfig.oauth_tenant:
+        lines.append(f"oauth_tenant = {q(imap.oauth_tenant)}")
+    if imap.oauth_authority != ImapConfig.oauth_authority:
+        lines.append(f"oauth_authority = {q(imap.oauth_authority)}")
     return lines
 
 

@@ -20,7 +20,7 @@ from watcher.errors import UsageError
 from watcher.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from watcher.config import ImapConfig
+    from watcher.config import Config
     from watcher.imap import ImapSession
 
 HELP = "espera el correo que acaba de pedir / wait for the mail you just requested"
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> Outcome:
     since = parse_since(args.since, now) if args.since else None
     configs = config.each()
     refuse_shared_password(len(configs))
-    waiters = [Waiter(one, _opener(one.imap), since=since, lang=args.lang) for one in configs]
+    waiters = [Waiter(one, _opener(one), since=since, lang=args.lang) for one in configs]
     if len(waiters) == 1:
         result = waiters[0].wait(timeout=args.timeout * 60)
     else:
@@ -114,17 +114,9 @@ def run(args: argparse.Namespace) -> Outcome:
     return Outcome(result, ExitCode.FOUND, config)
 
 
-def _opener(imap: ImapConfig) -> Callable[[], ImapSession]:
+def _opener(config: Config) -> Callable[[], ImapSession]:
     """Connections for one account; its password is asked for once, on the first one, in
     that account's own thread: one account's missing password stops only that account."""
-    from watcher.credentials import get_password
-    from watcher.imap import ImapSession
+    from watcher.connect import Connector
 
-    password: list[str] = []
-
-    def open_session() -> ImapSession:
-        if not password:
-            password.append(get_password(imap))
-        return ImapSession.open(imap, password[0])
-
-    return open_session
+    return Connector(config, clock=lambda: datetime.now(UTC), keep_password=True)
