@@ -13,7 +13,7 @@ import pytest
 
 from watcher import credentials, oauth
 from watcher.config import ImapConfig
-from watcher.errors import CredentialsError
+from watcher.errors import AuthError, ConnectionFailed, CredentialsError
 
 IMAP = ImapConfig(host="outlook.office365.com", username="ana@hotmail.com", auth="oauth2-microsoft")
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -128,3 +128,58 @@ def test_sasl_strings() -> None:
 def test_expires_in_odd_values_count_as_one_hour() -> None:
     assert oauth.expires_at(START, "3599") == START + timedelta(seconds=3599)
     assert oauth.expires_at(START, None) == START + timedelta(hours=1)
+
+
+def test_an_access_token_left_by_another_run_is_used_until_near_its_end() -> None:
+    oauth.save_record(IMAP, {"refresh_token": "refresh-0"})
+    oauth.save_access(IMAP, oauth.Grant("left-by-login", START + timedelta(minutes=30), {}))
+    provider, clock = Provider(), Clock()
+    assert source(provider, clock).access_token() == "left-by-login"
+    assert provider.calls == 0
+    clock.now = START + timedelta(minutes=26)  # a new process, 4 minutes left: refreshed
+    assert source(provider, clock).access_token() == "access-1"
+    assert source(provider, clock).access_token() == "access-1"  # and that one is kept
+    assert provider.calls == 1
+
+
+def test_doctor_style_refresh_always_asks_the_provider() -> None:
+    oauth.save_record(IMAP, {"refresh_token": "refresh-0"})
+    oauth.save_access(IMAP, oauth.Grant("cached", START + timedelta(hours=1), {}))
+    provider = Provider()
+    assert source(provider, Clock()).refreshed() == "access-1"
+
+
+def test_the_fingerprint_ignores_a_rotated_refresh_token_but_not_a_new_sign_in() -> None:
+    oauth.save_record(IMAP, {"refresh_token": "refresh-0", "signed_in": "a1"})
+    tokens = source(Provider(), Clock())
+    before = tokens.fingerprint()
+    tokens.access_token()  # Microsoft hands out a new refresh token: the same sign-in
+    assert oauth.load_record(IMAP) == {"refresh_token": "refresh-1", "signed_in": "a1"}
+    assert tokens.fingerprint() == before
+    oauth.save_record(IMAP, {"refresh_token": "refresh-9", "signed_in": "b2"})
+    assert tokens.fingerprint() != before
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind", "key"),
+    [
+        ({"error": "invalid_grant"}, oauth.ReauthRequired, "error.oauth_revoked"),
+        ({"error": "interaction_required"}, oauth.ReauthRequired, "error.oauth_revoked"),
+        ({"error": "invalid_client"}, AuthError, "error.oauth_provider"),
+        ({"error": "temporarily_unavailable"}, ConnectionFailed, "error.oauth_unavailable"),
+        ({"error": "slow_down"}, ConnectionFailed, "error.oauth_unavailable"),
+        ({}, ConnectionFailed, "error.oauth_unavailable"),
+    ],
+)
+def test_only_a_gone_sign_in_asks_to_sign_in_again(
+    answer: dict[str, object], kind: type, key: str
+) -> None:
+    error = oauth.refused(IMAP, "", answer, "login.example")
+    assert type(error) is kind and error.key == key
+
+
+def test_absurd_lifetimes_are_held_to_bounds() -> None:
+    assert oauth.expires_at(START, "inf") == START + timedelta(days=1)
+    assert oauth.expires_at(START, 1e20) == START + timedelta(days=1)
+    assert oauth.expires_at(START, -5) == START + timedelta(minutes=1)
+    assert oauth.expires_at(START, "nan") == START + timedelta(hours=1)

@@ -31,6 +31,7 @@ from watcher.oauth_microsoft import DEFAULT_CLIENT_ID, DevicePrompt, Microsoft
 pytestmark = pytest.mark.dovecot
 
 MS_ENTRY = "secop-watcher\0oauth2:oauth2-microsoft:jperez"
+MS_ACCESS = "secop-watcher\0oauth2-access:oauth2-microsoft:jperez"
 GOOGLE_ENTRY = "secop-watcher\0oauth2:oauth2-google:jperez"
 
 
@@ -47,6 +48,13 @@ def ms_config(path: Path, dovecot: Dovecot, server: OAuthServer, watch: str = ""
 def keyring(home: Path) -> dict[str, str]:
     path = home / "keyring.json"
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def drop_access_token(home: Path) -> None:
+    saved = keyring(home)
+    assert [k for k in saved if "oauth2-access:" in k], saved
+    kept = {k: v for k, v in saved.items() if "oauth2-access:" not in k}
+    (home / "keyring.json").write_text(json.dumps(kept))
 
 
 def login_microsoft(cfg: Path, server: OAuthServer, user: str = "jperez") -> list[str]:
@@ -93,14 +101,17 @@ def test_microsoft_device_code_sign_in_then_check_now_without_any_password(
     assert request.client_id == DEFAULT_CLIENT_ID
     assert {MS_IMAP_SCOPE, "offline_access"} <= request.scopes
     saved = keyring(isolated_env)
-    assert list(saved) == [MS_ENTRY]  # the sign-in, and no password
-    assert set(json.loads(saved[MS_ENTRY])) == {"refresh_token", "client_id"}
+    assert sorted(saved) == sorted(
+        [MS_ENTRY, MS_ACCESS]
+    )  # the sign-in and its access token; no password
+    assert set(json.loads(saved[MS_ENTRY])) == {"refresh_token", "client_id", "signed_in"}
 
     oauth_dovecot.append("jperez", "Spam", reset("jperez", "ms-token-1"))
     done = run("--config", str(cfg), "-vv", "check-now", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["current"][0]["url"].split("token=")[1].startswith("ms-token-1&")
     assert oauth_server.introspections == 2  # login's test, then check-now: both by token
+    assert oauth_server.refreshes == 0  # check-now used the access token login left
     logs = [p.read_text() for p in (isolated_env / "logs").rglob("*") if p.is_file()]
     files = [cfg.read_text(), *logs, done.stdout, done.stderr, output]
     assert_no_token_in(files, secrets_seen(isolated_env, oauth_server))
@@ -121,12 +132,13 @@ def test_a_revoked_sign_in_says_to_run_login_again(
 
 
 def test_no_sign_in_yet_and_a_dead_token_endpoint_are_clear(
-    oauth_dovecot: Dovecot, oauth_server: OAuthServer, tmp_path: Path
+    oauth_dovecot: Dovecot, oauth_server: OAuthServer, tmp_path: Path, isolated_env: Path
 ) -> None:
     cfg = ms_config(tmp_path / "c.toml", oauth_dovecot, oauth_server)
     done = run("--config", str(cfg), "check-now")
     assert done.returncode == 4 and "Ejecute: secop-watcher login" in done.stderr
     login_microsoft(cfg, oauth_server)
+    drop_access_token(isolated_env)  # so check-now must ask the token endpoint
     oauth_server.stop()
     done = run("--config", str(cfg), "check-now")
     assert done.returncode == 6, done.stderr
@@ -241,9 +253,9 @@ def test_google_sign_in_in_the_browser_then_the_client_file_is_no_longer_needed(
     visited = tmp_path / "visited.txt"
     browser = f"{sys.executable} {Path(__file__).parent / 'fakebrowser.py'} %s"
     env = {"BROWSER": browser, "FAKEBROWSER_LOG": str(visited), "PYTHONUNBUFFERED": "1"}
-    done = run("--config", str(cfg), "login", env=env, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Sesión iniciada" in done.stdout
+    login = run("--config", str(cfg), "-vv", "login", env=env, timeout=60)
+    assert login.returncode == 0, login.stdout + login.stderr
+    assert "Sesión iniciada" in login.stdout
     assert visited.read_text().startswith(f"{oauth_server.base_url}/o/oauth2/auth?")
     query = oauth_server.auth_requests[-1]
     assert query["scope"] == GOOGLE_MAIL_SCOPE and query["access_type"] == "offline"
@@ -251,8 +263,14 @@ def test_google_sign_in_in_the_browser_then_the_client_file_is_no_longer_needed(
     record = json.loads(keyring(isolated_env)[GOOGLE_ENTRY])
     assert record["client_id"] == oauth_server.google_client_id
     assert record["token_uri"] == f"{oauth_server.base_url}/token"
+    # -vv: the OAuth libraries' DEBUG lines carry tokens, the code and the client secret.
+    logs = [p.read_text() for p in (isolated_env / "logs").rglob("*") if p.is_file()]
+    secret = [*secrets_seen(isolated_env, oauth_server), oauth_server.google_client_secret]
+    assert_no_token_in([login.stdout, login.stderr, cfg.read_text(), *logs], secret)
+    assert "code=" not in login.stderr + "".join(logs)  # the authorization code
 
     client.unlink()  # the keyring has what refreshing needs
+    oauth_server.expire_access_tokens()  # refused once: a refresh without the client file
     oauth_dovecot.append("jperez", "INBOX", reset("jperez", "google-1"))
     done = run("--config", str(cfg), "check-now", "--json")
     assert done.returncode == 0, done.stderr
@@ -318,7 +336,7 @@ def test_setup_signs_in_with_microsoft_and_writes_no_secret(
     written = (isolated_env / "config" / "config.toml").read_text()
     assert 'auth = "oauth2-microsoft"' in written
     assert f'oauth_authority = "{oauth_server.base_url}"' in written
-    assert list(keyring(isolated_env)) == [MS_ENTRY]
+    assert sorted(keyring(isolated_env)) == sorted([MS_ENTRY, MS_ACCESS])
     assert_no_token_in([written, "\n".join(proc.lines)], secrets_seen(isolated_env, oauth_server))
     assert run("check-now").returncode == 1  # works, and no link yet
 
@@ -361,8 +379,69 @@ def test_wait_signs_in_once_for_both_folders_and_returns_the_new_link(
     login_microsoft(cfg, oauth_server)
     waiter = Background("--config", str(cfg), "-v", "wait", "--json", "--timeout", "1")
     waiter.wait_for("IDLE connection ready", count=2)
-    assert oauth_server.refreshes == 1  # one access token for every connection
+    assert oauth_server.refreshes == 0  # login's access token, for every connection
     oauth_dovecot.append("jperez", "Spam", reset("jperez", "waited"))
     code, out = waiter.communicate(timeout=30)
     assert code == 0, "\n".join(waiter.lines)
     assert json.loads(out)["link"]["url"] == mf.reset_url("waited")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code", "words"),
+    [
+        (502, b"<html>Bad gateway</html>", 6, "no pudo renovar el acceso ahora"),
+        (200, b"[]", 8, "algo que no es OAuth2"),
+        (200, b"<html>Portal</html>", 8, "algo que no es OAuth2"),
+        (503, b'{"error": "temporarily_unavailable"}', 6, "no pudo renovar el acceso ahora"),
+        (400, b'{"error": "temporarily_unavailable"}', 6, "temporarily_unavailable"),
+        (400, b'{"error": "invalid_client", "error_description": "AADSTS7000218"}', 5, "AADSTS"),
+    ],
+)
+def test_odd_token_endpoint_answers_get_a_clear_word(
+    oauth_dovecot: Dovecot,
+    oauth_server: OAuthServer,
+    tmp_path: Path,
+    isolated_env: Path,
+    status: int,
+    body: bytes,
+    code: int,
+    words: str,
+) -> None:
+    """Only a real revocation says "sign in again"; a passing fault is retried (6), an
+    answer that is not OAuth2 is a protocol error (8), a wrong client id a refusal (5)."""
+    cfg = ms_config(tmp_path / "c.toml", oauth_dovecot, oauth_server)
+    login_microsoft(cfg, oauth_server)
+    drop_access_token(isolated_env)
+    oauth_server.token_answer = (status, body, "text/html" if b"<" in body else "application/json")
+    done = run("--config", str(cfg), "check-now")
+    assert done.returncode == code, done.stderr
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert "secop-watcher login" not in done.stderr or code == 5
+    assert oauth_server.refreshes == 1
+
+
+def test_odd_google_answers_are_not_a_revoked_sign_in(
+    oauth_dovecot: Dovecot, oauth_server: OAuthServer, tmp_path: Path, isolated_env: Path
+) -> None:
+    client = oauth_server.client_secrets_file(tmp_path / "client_secret.json")
+    cfg = google_config(tmp_path / "c.toml", oauth_dovecot, client)
+    oauth_server.google_user = "jperez"
+    browser = f"{sys.executable} {Path(__file__).parent / 'fakebrowser.py'} %s"
+    env = {"BROWSER": browser, "FAKEBROWSER_LOG": str(tmp_path / "v.txt")}
+    assert run("--config", str(cfg), "login", env=env, timeout=60).returncode == 0
+    drop_access_token(isolated_env)
+    oauth_server.token_answer = (502, b"<html>Bad gateway</html>", "text/html")
+    done = run("--config", str(cfg), "check-now")
+    assert done.returncode in (6, 8), done.stderr
+    assert "ya no acepta" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_without_a_keyring_login_stops_before_the_sign_in(
+    oauth_dovecot: Dovecot, oauth_server: OAuthServer, tmp_path: Path
+) -> None:
+    cfg = ms_config(tmp_path / "c.toml", oauth_dovecot, oauth_server)
+    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    done = run("--config", str(cfg), "login", env=env)
+    assert done.returncode == 4, done.stderr
+    assert "llavero del sistema utilizable" in done.stderr and "Traceback" not in done.stderr
+    assert oauth_server.device_requests == []  # the user was not sent to the browser for nothing

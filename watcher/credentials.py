@@ -100,25 +100,23 @@ def keyring_get(entry: str, *, username: str) -> str | None:
     """The keyring's secret for ``entry`` (None when there is none); ``username`` is
     only for the messages."""
     import keyring
-    from keyring.errors import KeyringError
 
     if not keyring_usable():
         raise CredentialsError("error.no_keyring", username=username)
     try:
         return keyring.get_password(SERVICE, entry)
-    except KeyringError as e:
+    except Exception as e:  # backends raise their own types (D-Bus, Windows), not KeyringError
         raise CredentialsError("error.keyring_failed", username=username) from e
 
 
 def keyring_set(entry: str, secret: str, *, username: str) -> None:
     import keyring
-    from keyring.errors import KeyringError
 
     if not keyring_usable():
         raise CredentialsError("error.no_keyring", username=username)
     try:
         keyring.set_password(SERVICE, entry, secret)
-    except KeyringError as e:
+    except Exception as e:  # e.g. Windows' 2,560-byte limit: a pywintypes.error
         raise CredentialsError("error.keyring_failed", username=username) from e
 
 

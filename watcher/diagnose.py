@@ -140,7 +140,7 @@ def _token(config: Config, report: DoctorReport, lang: str) -> Login | None:
     imap = config.imap
     tokens = TokenSource(imap, provider_for(imap, config.account), clock=lambda: datetime.now(UTC))
     try:
-        token = tokens.access_token()
+        token = tokens.refreshed()
     except UserError as e:
         report.add("password", FAIL, imap.auth, i18n.error_text(e, lang))
         return None

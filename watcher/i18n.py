@@ -330,9 +330,36 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "oauth_tenant (Microsoft) or the client file (Google); see the README.",
     ),
     "error.oauth_not_signed_in": (
-        "No se completó el inicio de sesión con {provider} ({reason}). Inténtelo de nuevo: "
-        "{command}",
-        "The {provider} sign-in was not completed ({reason}). Try again: {command}",
+        "No se completó el inicio de sesión con {provider} ({reason}) {detail}. Inténtelo de "
+        "nuevo: {command}",
+        "The {provider} sign-in was not completed ({reason}) {detail}. Try again: {command}",
+    ),
+    "error.oauth_unavailable": (
+        "{provider} ({host}) no pudo renovar el acceso ahora ({reason}). Es pasajero: se "
+        "intentará de nuevo.",
+        "{provider} ({host}) could not renew access just now ({reason}). It should pass: it "
+        "will be tried again.",
+    ),
+    "error.oauth_garbled": (
+        "El servicio de inicio de sesión {host} respondió algo que no es OAuth2 (¿un proxy o un "
+        "portal de red?). Revise su conexión; se intentará de nuevo.",
+        "The sign-in service {host} answered something that is not OAuth2 (a proxy or a "
+        "network portal?). Check your connection; it will be tried again.",
+    ),
+    "error.oauth_authority": (
+        "No se pudo obtener la configuración de {authority}. Revise oauth_tenant (el dominio o "
+        'GUID de su entidad, o "common") y su conexión (una red con portal de acceso).',
+        "Could not get the configuration of {authority}. Check oauth_tenant (your "
+        'organisation\'s domain or GUID, or "common") and your connection (a network with a '
+        "sign-in portal).",
+    ),
+    "error.oauth_no_keyring": (
+        "No hay un llavero del sistema utilizable para guardar el inicio de sesión de "
+        "{username}. En Linux sin escritorio instale y abra gnome-keyring o KWallet (o el "
+        "paquete keyrings.alt), y ejecute de nuevo este comando.",
+        "There is no usable system keyring to keep {username}'s sign-in. On Linux without a "
+        "desktop, install and unlock gnome-keyring or KWallet (or the keyrings.alt package), "
+        "then run this command again.",
     ),
     "error.oauth_not_offered": (
         "El servidor {host} no ofrece inicio de sesión OAuth2 (XOAUTH2 ni OAUTHBEARER). Use "

@@ -931,8 +931,8 @@ def _authenticate(client: IMAPClient, config: ImapConfig, token: str) -> list[Li
         if _is_garbage(e):  # never quote it: a hostile server may echo the token
             raise imaplib.IMAP4.abort("unexpected response to AUTHENTICATE") from None
         raise
-    except imaplib.IMAP4.error as e:  # BAD: the server would not take the command
-        raise LoginError(_short(e)) from None
+    except imaplib.IMAP4.error:  # BAD: not a refused token (a line too long, say): unquoted
+        raise IMAPClientError("the server answered BAD to AUTHENTICATE") from None
     if typ != "OK":
         text = _text(data[-1] if data else b"")
         if _TEMPORARY.search(text):

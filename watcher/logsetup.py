@@ -3,7 +3,9 @@
 Reset links carry one-time tokens. Every record passes through
 :class:`RedactLinks`, which keeps only ``scheme://host/…`` of any URL unless
 ``--show-links`` was given. imapclient's protocol log (which would contain
-whole messages) is kept at WARNING whatever the verbosity.
+whole messages) is kept at WARNING whatever the verbosity, and so are the
+OAuth2 libraries (:data:`QUIET`), whose DEBUG and INFO lines carry tokens,
+authorization codes and the client secret.
 """
 
 from __future__ import annotations
@@ -62,11 +64,26 @@ def configure(verbosity: int, *, show_links: bool = False, to_file: bool = True)
     stderr.setFormatter(ShortFormatter("secop-watcher: %(levelname)s: %(message)s"))
     stderr.addFilter(redactor)
     root.addHandler(stderr)
-    logging.getLogger("imapclient").setLevel(logging.WARNING)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
     # APScheduler says "Running job …" / "… executed successfully" at INFO for every
     # poll tick: two lines a minute in the service's log, all day, telling nothing.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return _add_file_handler(root, redactor) if to_file else None
+
+
+# requests-oauthlib logs token requests and answers at DEBUG; google-auth-oauthlib's
+# loopback server logs the redirect (with the authorization code) at INFO; urllib3
+# logs request lines; msal and google-auth are quiet today, and kept so.
+QUIET = (
+    "imapclient",
+    "requests_oauthlib",
+    "oauthlib",
+    "google_auth_oauthlib",
+    "google",
+    "msal",
+    "urllib3",
+)
 
 
 def _add_file_handler(root: logging.Logger, redactor: logging.Filter) -> Path | None:

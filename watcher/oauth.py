@@ -32,11 +32,32 @@ from typing import Protocol
 
 from watcher import credentials
 from watcher.config import OAUTH2_GOOGLE, OAUTH2_MICROSOFT, ImapConfig
-from watcher.errors import AuthError, ConnectionFailed, CredentialsError, TLSError
+from watcher.errors import (
+    AuthError,
+    ConnectionFailed,
+    CredentialsError,
+    ProtocolError,
+    TLSError,
+    UserError,
+)
 
 log = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)  # a token this close to its end is not used
+LIFETIME_BOUNDS = (60.0, 86400.0)  # an expires_in outside this is taken as its bound
+# What the token endpoint may answer (RFC 6749 §5.2, Microsoft's additions): the
+# sign-in is gone, or the app's settings are wrong; anything else is taken as passing
+# (temporarily_unavailable, server_error, throttling) and tried again later.
+REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required"})
+CONFIG_ERRORS = frozenset(
+    {
+        "invalid_client",
+        "unauthorized_client",
+        "invalid_scope",
+        "invalid_request",
+        "unsupported_grant_type",
+    }
+)
 PROVIDER_NAMES = {OAUTH2_MICROSOFT: "Microsoft", OAUTH2_GOOGLE: "Google"}
 
 Record = dict[str, str]  # what the keyring keeps: refresh_token and what refreshing needs
@@ -94,6 +115,35 @@ def save_record(imap: ImapConfig, record: Record) -> None:
     credentials.keyring_set(entry(imap), json.dumps(record), username=imap.username)
 
 
+def access_entry(imap: ImapConfig) -> str:
+    """The keyring entry of the current access token (a cache: losing it costs a refresh)."""
+    return f"oauth2-access:{imap.auth}:{imap.username}"
+
+
+def save_access(imap: ImapConfig, grant: Grant) -> None:
+    """Keep the access token for the next run (``check-now`` then needs no HTTPS request).
+    Best effort: a keyring that refuses it (Windows limits an entry to 2,560 bytes) only
+    means the next run asks the provider again."""
+    value = {"access_token": grant.access_token, "expires_at": grant.expires_at.isoformat()}
+    try:
+        credentials.keyring_set(access_entry(imap), json.dumps(value), username=imap.username)
+    except CredentialsError:
+        log.debug("access token not kept in the keyring")
+
+
+def load_access(imap: ImapConfig) -> Grant | None:
+    try:
+        text = credentials.keyring_get(access_entry(imap), username=imap.username)
+        value = json.loads(text or "null")
+        return Grant(
+            access_token=str(value["access_token"]),
+            expires_at=datetime.fromisoformat(str(value["expires_at"])),
+            record={},
+        )
+    except (CredentialsError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _parse(text: str | None) -> Record | None:
     if not text:
         return None
@@ -107,11 +157,16 @@ def _parse(text: str | None) -> Record | None:
 
 
 def expires_at(now: datetime, seconds: object) -> datetime:
-    """``expires_in`` as an instant; a missing or odd value counts as one hour."""
+    """``expires_in`` as an instant; a missing or odd value counts as one hour, and an
+    absurd one (negative, "inf", years) is held to :data:`LIFETIME_BOUNDS`."""
     try:
-        return now + timedelta(seconds=float(str(seconds)))
+        value = float(str(seconds))
     except ValueError:
-        return now + timedelta(hours=1)
+        value = 3600.0
+    if value != value:  # NaN
+        value = 3600.0
+    low, high = LIFETIME_BOUNDS
+    return now + timedelta(seconds=min(max(value, low), high))
 
 
 class TokenSource:
@@ -134,12 +189,19 @@ class TokenSource:
         self.refreshes = 0  # how often the provider was asked (tests, logs)
 
     def access_token(self) -> str:
-        """A token good for at least :data:`REFRESH_MARGIN` more."""
+        """A token good for at least :data:`REFRESH_MARGIN` more: the one in memory, else the
+        one another run left in the keyring, else a fresh one from the provider."""
         with self._lock:
-            grant = self._grant
-            if grant is None or grant.expires_at - self._clock() <= REFRESH_MARGIN:
-                grant = self._refresh()
-            return grant.access_token
+            for grant in (self._grant, load_access(self.imap)):
+                if grant is not None and grant.expires_at - self._clock() > REFRESH_MARGIN:
+                    self._grant = grant
+                    return grant.access_token
+            return self._refresh().access_token
+
+    def refreshed(self) -> str:
+        """A token straight from the provider (``doctor``: is the saved sign-in still good?)."""
+        with self._lock:
+            return self._refresh().access_token
 
     def renew(self, refused: str) -> str:
         """The server refused ``refused``: a new token, unless another thread got one already."""
@@ -156,8 +218,10 @@ class TokenSource:
             self._grant = None
             raise
         self.refreshes += 1
-        if grant.record != record:  # Microsoft rotates refresh tokens
-            save_record(self.imap, grant.record)
+        kept = {**record, **grant.record}  # what the provider left out stays (signed_in)
+        if kept != record:  # Microsoft rotates refresh tokens
+            save_record(self.imap, kept)
+        save_access(self.imap, grant)
         self._grant = grant
         log.info(
             "new %s access token for %s, valid until %s",
@@ -168,12 +232,27 @@ class TokenSource:
         return grant
 
     def fingerprint(self) -> str:
-        """Changes when the user signs in again (the service resumes then)."""
+        """Changes when the user signs in again (the service resumes then), not when a
+        refresh rotates the refresh token."""
         try:
             text = credentials.keyring_get(entry(self.imap), username=self.imap.username)
         except CredentialsError:
             text = None
-        return hashlib.sha256((text or "").encode("utf-8")).hexdigest()
+        record = _parse(text) or {}
+        mark = record.get("signed_in") or text or ""
+        return hashlib.sha256(mark.encode("utf-8")).hexdigest()
+
+
+def refused(imap: ImapConfig, account: str, answer: dict[str, object], host: str) -> UserError:
+    """What an error answer of the token endpoint means for the user (never the token)."""
+    error = sanitize(answer.get("error"), 60) or "?"
+    if error in REAUTH_ERRORS:
+        return reauth(imap, account, error)
+    provider = PROVIDER_NAMES[imap.auth]
+    if error in CONFIG_ERRORS:
+        detail = sanitize(answer.get("error_description"))
+        return AuthError("error.oauth_provider", provider=provider, reason=error, detail=detail)
+    return ConnectionFailed("error.oauth_unavailable", provider=provider, host=host, reason=error)
 
 
 def reauth(imap: ImapConfig, account: str, reason: str) -> ReauthRequired:
@@ -235,3 +314,7 @@ def translate_http(url: str) -> Iterator[None]:
         raise ConnectionFailed("error.oauth_unreachable", host=host) from e
     except requests.exceptions.RequestException as e:
         raise ConnectionFailed("error.oauth_unreachable", host=host) from e
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as e:
+        # The libraries fail with these on an answer that is not what OAuth2 says
+        # (an HTML page from a proxy, a JSON list, an absurd expires_in): never quoted.
+        raise ProtocolError("error.oauth_garbled", host=host) from e

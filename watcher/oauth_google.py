@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import webbrowser
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,14 +23,13 @@ from typing import Any
 
 from watcher import oauth
 from watcher.config import ImapConfig
-from watcher.errors import AuthError, ConfigError
+from watcher.errors import AuthError, ConfigError, UserError
 
 log = logging.getLogger(__name__)
 
 SCOPES = ["https://mail.google.com/"]
 TOKEN_URI = "https://oauth2.googleapis.com/token"
 SIGN_IN_SECONDS = 600  # how long the loopback port waits for the browser
-REAUTH_ERRORS = {"invalid_grant", "unauthorized_client", "invalid_client"}
 
 
 class Google:
@@ -54,9 +55,9 @@ class Google:
         )
         with oauth.translate_http(token_uri):
             try:
-                credentials.refresh(Request())
+                credentials.refresh(_timed(Request(), self.imap.timeout_seconds))
             except RefreshError as e:
-                raise self._refused(e) from e
+                raise self._refused(e, token_uri) from e
             except TransportError as e:
                 cause = e.__cause__ or e.__context__
                 if cause is not None:
@@ -75,8 +76,8 @@ class Google:
 
         client = self._client_config()
         flow = InstalledAppFlow.from_client_config(client, scopes=SCOPES)
-        try:
-            with oauth.translate_http(_installed(client)["token_uri"]):
+        with oauth.translate_http(_installed(client)["token_uri"]):
+            try:
                 credentials = flow.run_local_server(
                     host="127.0.0.1",
                     port=0,
@@ -88,20 +89,12 @@ class Google:
                     prompt="consent",  # Google sends the refresh token again on a new sign-in
                     login_hint=self.imap.username,
                 )
-        except WSGITimeoutError as e:
-            raise AuthError(
-                "error.oauth_not_signed_in",
-                provider="Google",
-                reason="timeout",
-                command=oauth.login_command(self.account),
-            ) from e
-        except OAuth2Error as e:
-            raise AuthError(
-                "error.oauth_not_signed_in",
-                provider="Google",
-                reason=oauth.sanitize(e.error, 60),
-                command=oauth.login_command(self.account),
-            ) from e
+            except WSGITimeoutError as e:  # an AttributeError: caught before translate_http
+                raise self._not_signed_in("timeout") from e
+            except OAuth2Error as e:  # access_denied, a state or code that does not match
+                raise self._not_signed_in(oauth.sanitize(e.error, 60)) from e
+            except Warning as e:  # oauthlib: Google granted another scope than asked
+                raise self._not_signed_in("scope") from e
         record = {
             "refresh_token": credentials.refresh_token or "",
             "client_id": credentials.client_id,
@@ -109,6 +102,15 @@ class Google:
             "token_uri": credentials.token_uri,
         }
         return self._grant(credentials, now(), record)
+
+    def _not_signed_in(self, reason: str) -> AuthError:
+        return AuthError(
+            "error.oauth_not_signed_in",
+            provider="Google",
+            reason=reason,
+            detail="",
+            command=oauth.login_command(self.account),
+        )
 
     def _client_config(self) -> dict[str, Any]:
         """The downloaded client file, checked: every problem is a ConfigError naming it."""
@@ -132,17 +134,23 @@ class Google:
         expires = expiry.replace(tzinfo=UTC) if expiry is not None else oauth.expires_at(now, None)
         return oauth.Grant(access_token=str(credentials.token), expires_at=expires, record=record)
 
-    def _refused(self, e: Exception) -> AuthError:
+    def _refused(self, e: Exception, token_uri: str) -> UserError:
+        """google-auth's RefreshError carries the endpoint's JSON answer, when there was one."""
         data = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], dict) else {}
-        error = str(data.get("error", "")) or "invalid_grant"
-        if error in REAUTH_ERRORS:
-            return oauth.reauth(self.imap, self.account, error)
-        return AuthError(
-            "error.oauth_provider",
-            provider="Google",
-            reason=oauth.sanitize(error, 60),
-            detail=oauth.sanitize(data.get("error_description", "")),
-        )
+        if "error" not in data:  # an HTML page, a 502: not Google saying no
+            data = {"error": "no_answer"}
+        host = token_uri.split("://", 1)[-1].split("/", 1)[0]
+        return oauth.refused(self.imap, self.account, data, host)
+
+
+def _timed(request: Any, seconds: float) -> Callable[..., Any]:
+    """google-auth's request with our ``timeout_seconds`` instead of its 120 s."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        kwargs["timeout"] = seconds
+        return request(*args, **kwargs)
+
+    return call
 
 
 def _installed(client: dict[str, Any]) -> dict[str, Any]:
@@ -155,6 +163,13 @@ def _installed(client: dict[str, Any]) -> dict[str, Any]:
 
 
 def _has_browser() -> bool:
+    """A browser the user can see. On a Linux console without a display, Python would
+    pick a text browser (lynx, w3m) inside the terminal: then the address is printed
+    instead, to open on this computer. ``$BROWSER`` is the user's own choice."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("BROWSER") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return False
     try:
         webbrowser.get()
     except webbrowser.Error:

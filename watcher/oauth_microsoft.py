@@ -21,7 +21,7 @@ from typing import Any
 
 from watcher import oauth
 from watcher.config import MICROSOFT_AUTHORITY, ImapConfig
-from watcher.errors import AuthError
+from watcher.errors import AuthError, ConnectionFailed, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 DEFAULT_CLIENT_ID = "9e5f94bc-e8a4-4e73-b8be-63364c29d753"
 # MSAL adds offline_access (and openid, profile) itself, and refuses them if asked.
 SCOPES = ["https://outlook.office.com/IMAP.AccessAsUser.All"]
-REAUTH_ERRORS = {"invalid_grant", "interaction_required", "consent_required"}
 DEVICE_FLOW_SECONDS = 900  # how long the user has to type the code
 
 
@@ -91,7 +90,7 @@ class Microsoft:
         with self._transport():
             flow = app.initiate_device_flow(scopes=SCOPES)
         if "user_code" not in flow:
-            raise self._refused(flow)
+            raise self._sign_in_refused(flow)
         show(
             DevicePrompt(
                 url=str(flow.get("verification_uri", "https://microsoft.com/devicelogin")),
@@ -101,48 +100,57 @@ class Microsoft:
         )
         with self._transport():
             result = app.acquire_token_by_device_flow(flow)
-        if result.get("error") in {"authorization_declined", "expired_token", "access_denied"}:
-            raise AuthError(
-                "error.oauth_not_signed_in",
-                provider="Microsoft",
-                reason=str(result["error"]),
-                command=oauth.login_command(self.account),
-            )
+        if "access_token" not in result:
+            raise self._sign_in_refused(result)
         return self._grant(result, now(), {})
 
     def _grant(self, result: dict[str, Any], now: datetime, record: oauth.Record) -> oauth.Grant:
         if "access_token" not in result:
-            if result.get("error") in REAUTH_ERRORS:
-                raise oauth.reauth(self.imap, self.account, str(result["error"]))
-            raise self._refused(result)
+            raise oauth.refused(self.imap, self.account, result, self._host)
         refresh = result.get("refresh_token") or record.get("refresh_token")
         if not refresh:  # offline_access not granted: the sign-in would not outlive the hour
-            raise self._refused({"error": "no_refresh_token"})
+            raise self._sign_in_refused({"error": "no_refresh_token"})
         return oauth.Grant(
             access_token=str(result["access_token"]),
             expires_at=oauth.expires_at(now, result.get("expires_in")),
             record={"refresh_token": str(refresh), "client_id": self.client_id},
         )
 
-    def _refused(self, result: dict[str, Any]) -> AuthError:
-        """Anything else the endpoint says: usually the client id or the tenant is wrong."""
+    def _sign_in_refused(self, result: dict[str, Any]) -> AuthError:
+        """The sign-in itself did not succeed: declined, timed out, or blocked by a policy
+        (Microsoft's description, with its AADSTS code, says which)."""
         return AuthError(
-            "error.oauth_provider",
+            "error.oauth_not_signed_in",
             provider="Microsoft",
             reason=oauth.sanitize(result.get("error", "?"), 60),
             detail=oauth.sanitize(result.get("error_description", "")),
+            command=oauth.login_command(self.account),
         )
+
+    @property
+    def _host(self) -> str:
+        return self.imap.oauth_authority.split("://", 1)[-1]
 
     @contextmanager
     def _transport(self) -> Iterator[None]:
-        """The token endpoint unreachable or untrusted: the same words as for IMAP."""
-        with oauth.translate_http(self.imap.oauth_authority):
-            try:
-                yield
-            except ValueError as e:  # MSAL: the authority answered nonsense or not at all
-                raise AuthError(
-                    "error.oauth_provider",
-                    provider="Microsoft",
-                    reason="authority",
-                    detail=oauth.sanitize(e),
-                ) from e
+        """The token endpoint unreachable, untrusted or talking nonsense: a clear word."""
+        from msal.exceptions import MsalServiceError
+
+        try:
+            with oauth.translate_http(self.imap.oauth_authority):
+                try:
+                    yield
+                except MsalServiceError as e:  # an HTTP 5xx (or 429) msal would not parse
+                    status = getattr(e, "status_code", None) or oauth.sanitize(e, 40)
+                    raise ConnectionFailed(
+                        "error.oauth_unavailable",
+                        provider="Microsoft",
+                        host=self._host,
+                        reason=f"HTTP {status}" if isinstance(status, int) else status,
+                    ) from e
+        except ProtocolError as e:
+            # MSAL raises ValueError when the authority's discovery fails: a wrong
+            # oauth_tenant, or a network that answers with its own page (a captive portal).
+            if not isinstance(e.__cause__, ValueError) or self._msal is not None:
+                raise
+            raise ConnectionFailed("error.oauth_authority", authority=self.authority) from e

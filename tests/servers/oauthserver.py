@@ -297,6 +297,9 @@ class OAuthServer:
         self.device_requests: list[DeviceRequest] = []
         self.auth_requests: list[dict[str, str]] = []
         self.token_requests: list[TokenRequest] = []
+        # (status, body, content type): the token endpoint's next answers, whatever is
+        # asked (a proxy's HTML page, a JSON list, "temporarily_unavailable"); None = normal.
+        self.token_answer: tuple[int, bytes, str] | None = None
         self.refreshes = 0
         self.device_polls = 0
         self.introspections = 0
@@ -604,6 +607,10 @@ class OAuthServer:
     # ------------------------------------------------------ token endpoint
     def _token(self, form: dict[str, str], headers: Mapping[str, str]) -> _Response:
         grant_type = form.get("grant_type", "")
+        if self.token_answer is not None:
+            self.refreshes += grant_type == "refresh_token"
+            status, body, content_type = self.token_answer
+            return _Response(status, body, content_type)
         client_id, secret = self._client_credentials(form, headers)
         grants = {
             DEVICE_GRANT: self._grant_device,

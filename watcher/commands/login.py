@@ -44,12 +44,34 @@ def run(args: argparse.Namespace) -> Outcome:
 
 def sign_in(imap: ImapConfig, account: str, lang: str) -> list[Folder]:
     """Sign in, test the token on the IMAP server, then keep the sign-in; the folders found."""
-    from watcher import oauth
-
+    need_keyring(imap)
     grant = obtain(imap, account, lang)
     folders = try_token(imap, grant.access_token, lang)
-    oauth.save_record(imap, grant.record)
+    keep(imap, grant)
     return folders
+
+
+def keep(imap: ImapConfig, grant: Grant) -> None:
+    """The sign-in to the keyring, and its access token too: the first check needs no refresh.
+
+    ``signed_in`` marks this sign-in: the service resumes when it changes, and only then
+    (Microsoft's refresh token changes with every refresh).
+    """
+    import secrets
+
+    from watcher import oauth
+
+    oauth.save_record(imap, {**grant.record, "signed_in": secrets.token_hex(8)})
+    oauth.save_access(imap, grant)
+
+
+def need_keyring(imap: ImapConfig) -> None:
+    """Before the sign-in, not after: without a keyring it could not be kept."""
+    from watcher import credentials
+    from watcher.errors import CredentialsError
+
+    if not credentials.keyring_usable():
+        raise CredentialsError("error.oauth_no_keyring", username=imap.username)
 
 
 def obtain(imap: ImapConfig, account: str, lang: str) -> Grant:

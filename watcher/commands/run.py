@@ -101,12 +101,14 @@ def _service(config: Config, args: argparse.Namespace, *, several: bool) -> Serv
 
     service: Service
     connectors: dict[ImapConfig, Connector] = {}  # one per settings: tokens survive reloads
+    lock = threading.Lock()  # the checker and the IDLE threads ask at once
 
     def connector() -> Connector:
         imap = service.config.imap
-        if imap not in connectors:
-            connectors[imap] = Connector(service.config, clock=lambda: datetime.now(UTC))
-        return connectors[imap]
+        with lock:
+            if imap not in connectors:
+                connectors[imap] = Connector(service.config, clock=lambda: datetime.now(UTC))
+            return connectors[imap]
 
     def open_session() -> ImapSession:
         return connector()()

@@ -122,15 +122,14 @@ def _log_in_and_write(imap: ImapConfig, password: str, target: Path, text: str, 
 
 def _sign_in_and_write(imap: ImapConfig, account: str, target: Path, text: str, lang: str) -> None:
     """OAuth2: sign in, test the token, then write the config and keep the sign-in."""
-    from watcher import oauth
-
+    login.need_keyring(imap)
     grant = login.obtain(imap, account, lang)
     folders = login.try_token(imap, grant.access_token, lang)
     _echo(i18n.t("setup.login_ok", lang))
     login.report_spam(folders, lang)
     write_text(target, text)
     _echo(i18n.t("setup.written", lang, path=target))
-    oauth.save_record(imap, grant.record)
+    login.keep(imap, grant)
     _echo(i18n.t("setup.stored_sign_in", lang, backend=credentials.keyring_backend_name()))
 
 
