@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
@@ -244,6 +245,13 @@ def google_config(path: Path, dovecot: Dovecot, client_file: Path) -> Path:
     return write_config(path, dovecot, extra_imap=extra)
 
 
+def login_google(cfg: Path, visited: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """``secop-watcher login`` with a stand-in browser (tests/fakebrowser.py) that consents."""
+    browser = f"{sys.executable} {Path(__file__).parent / 'fakebrowser.py'} %s"
+    env = {"BROWSER": browser, "FAKEBROWSER_LOG": str(visited), "PYTHONUNBUFFERED": "1"}
+    return run("--config", str(cfg), *flags, "login", env=env, timeout=60)
+
+
 def test_google_sign_in_in_the_browser_then_the_client_file_is_no_longer_needed(
     oauth_dovecot: Dovecot, oauth_server: OAuthServer, tmp_path: Path, isolated_env: Path
 ) -> None:
@@ -251,9 +259,7 @@ def test_google_sign_in_in_the_browser_then_the_client_file_is_no_longer_needed(
     cfg = google_config(tmp_path / "c.toml", oauth_dovecot, client)
     oauth_server.google_user = "jperez"
     visited = tmp_path / "visited.txt"
-    browser = f"{sys.executable} {Path(__file__).parent / 'fakebrowser.py'} %s"
-    env = {"BROWSER": browser, "FAKEBROWSER_LOG": str(visited), "PYTHONUNBUFFERED": "1"}
-    login = run("--config", str(cfg), "-vv", "login", env=env, timeout=60)
+    login = login_google(cfg, visited, "-vv")
     assert login.returncode == 0, login.stdout + login.stderr
     assert "Sesión iniciada" in login.stdout
     assert visited.read_text().startswith(f"{oauth_server.base_url}/o/oauth2/auth?")
@@ -287,9 +293,7 @@ def test_google_consent_refused_writes_nothing(
     client = oauth_server.client_secrets_file(tmp_path / "client_secret.json")
     cfg = google_config(tmp_path / "c.toml", oauth_dovecot, client)
     oauth_server.google_deny = True
-    browser = f"{sys.executable} {Path(__file__).parent / 'fakebrowser.py'} %s"
-    env = {"BROWSER": browser, "FAKEBROWSER_LOG": str(tmp_path / "v.txt")}
-    done = run("--config", str(cfg), "login", env=env, timeout=60)
+    done = login_google(cfg, tmp_path / "v.txt")
     assert done.returncode == 5, done.stdout + done.stderr
     assert "No se completó el inicio de sesión con Google (access_denied)" in done.stderr
     assert keyring(isolated_env) == {}
@@ -426,9 +430,7 @@ def test_odd_google_answers_are_not_a_revoked_sign_in(
     client = oauth_server.client_secrets_file(tmp_path / "client_secret.json")
     cfg = google_config(tmp_path / "c.toml", oauth_dovecot, client)
     oauth_server.google_user = "jperez"
-    browser = f"{sys.executable} {Path(__file__).parent / 'fakebrowser.py'} %s"
-    env = {"BROWSER": browser, "FAKEBROWSER_LOG": str(tmp_path / "v.txt")}
-    assert run("--config", str(cfg), "login", env=env, timeout=60).returncode == 0
+    assert login_google(cfg, tmp_path / "v.txt").returncode == 0
     drop_access_token(isolated_env)
     oauth_server.token_answer = (502, b"<html>Bad gateway</html>", "text/html")
     done = run("--config", str(cfg), "check-now")
