@@ -447,3 +447,29 @@ def test_without_a_keyring_login_stops_before_the_sign_in(
     assert done.returncode == 4, done.stderr
     assert "llavero del sistema utilizable" in done.stderr and "Traceback" not in done.stderr
     assert oauth_server.device_requests == []  # the user was not sent to the browser for nothing
+
+
+def test_setup_signs_in_with_google_and_keeps_no_password(
+    oauth_dovecot: Dovecot, oauth_server: OAuthServer, tmp_path: Path, isolated_env: Path
+) -> None:
+    client = oauth_server.client_secrets_file(tmp_path / "client_secret.json")
+    oauth_server.google_user = "jperez"
+    browser = f"{sys.executable} {Path(__file__).parent / 'fakebrowser.py'} %s"
+    env = {"BROWSER": browser, "FAKEBROWSER_LOG": str(tmp_path / "v.txt")}
+    done = run(
+        "setup", "--email", "jperez@gmail.com", "--username", "jperez",
+        "--host", oauth_dovecot.host, "--port", str(oauth_dovecot.port_ssl),
+        "--security", "ssl", "--ca-file", str(oauth_dovecot.ca_file),
+        "--auth", "oauth2-google", "--oauth-client-file", str(client),
+        env=env, timeout=60, stdin="",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "contraseña de aplicación" not in done.stdout  # not offered: Google's sign-in chosen
+    written = (isolated_env / "config" / "config.toml").read_text()
+    assert 'auth = "oauth2-google"' in written and f'oauth_client_file = "{client}"' in written
+    assert GOOGLE_ENTRY in keyring(isolated_env)
+    assert "secop-watcher\0jperez" not in keyring(isolated_env)  # no password entry
+    oauth_dovecot.append("jperez", "INBOX", reset("jperez", "via-setup"))
+    check = run("check-now", "--json")
+    assert check.returncode == 0, check.stderr
+    assert json.loads(check.stdout)["current"][0]["url"] == mf.reset_url("via-setup")
