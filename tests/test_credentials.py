@@ -80,3 +80,14 @@ def test_no_keyring_backend_names_the_alternatives(monkeypatch: pytest.MonkeyPat
     text = error_text(info.value, "es")
     assert "password_command" in text
     assert "SECOP_WATCHER_PASSWORD" in text
+
+
+def test_the_shared_password_variable_counts_only_password_accounts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SECOP_WATCHER_PASSWORD", "one")
+    oauth_account = ImapConfig(host="outlook.office365.com", username="a", auth="oauth2-microsoft")
+    credentials.refuse_shared_password([IMAP, oauth_account])  # one password account: fine
+    with pytest.raises(CredentialsError) as info:
+        credentials.refuse_shared_password([IMAP, IMAP, oauth_account])
+    assert info.value.key == "error.shared_env_password"

@@ -247,9 +247,13 @@ def google_config(path: Path, dovecot: Dovecot, client_file: Path) -> Path:
 
 def login_google(cfg: Path, visited: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     """``secop-watcher login`` with a stand-in browser (tests/fakebrowser.py) that consents."""
+    return run("--config", str(cfg), *flags, "login", env=browser_env(visited), timeout=60)
+
+
+def browser_env(visited: Path) -> dict[str, str]:
+    """The environment that makes ``webbrowser`` use tests/fakebrowser.py."""
     browser = f"{sys.executable} {Path(__file__).parent / 'fakebrowser.py'} %s"
-    env = {"BROWSER": browser, "FAKEBROWSER_LOG": str(visited), "PYTHONUNBUFFERED": "1"}
-    return run("--config", str(cfg), *flags, "login", env=env, timeout=60)
+    return {"BROWSER": browser, "FAKEBROWSER_LOG": str(visited), "PYTHONUNBUFFERED": "1"}
 
 
 def test_google_sign_in_in_the_browser_then_the_client_file_is_no_longer_needed(
@@ -454,14 +458,12 @@ def test_setup_signs_in_with_google_and_keeps_no_password(
 ) -> None:
     client = oauth_server.client_secrets_file(tmp_path / "client_secret.json")
     oauth_server.google_user = "jperez"
-    browser = f"{sys.executable} {Path(__file__).parent / 'fakebrowser.py'} %s"
-    env = {"BROWSER": browser, "FAKEBROWSER_LOG": str(tmp_path / "v.txt")}
     done = run(
         "setup", "--email", "jperez@gmail.com", "--username", "jperez",
         "--host", oauth_dovecot.host, "--port", str(oauth_dovecot.port_ssl),
         "--security", "ssl", "--ca-file", str(oauth_dovecot.ca_file),
         "--auth", "oauth2-google", "--oauth-client-file", str(client),
-        env=env, timeout=60, stdin="",
+        env=browser_env(tmp_path / "v.txt"), timeout=60, stdin="",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "contraseña de aplicación" not in done.stdout  # not offered: Google's sign-in chosen

@@ -4,6 +4,9 @@
 2. ``password_command`` from the config, run without a shell;
 3. the system keyring, service ``secop-watcher``, user = the IMAP user name.
 
+Accounts that sign in with OAuth2 have no password: :mod:`watcher.oauth` keeps
+their sign-in in the same keyring through :func:`keyring_get` / :func:`keyring_set`.
+
 Nothing here prompts: a daemon has no terminal. ``setup`` asks, then calls
 :func:`store_password`. No error message ever contains the password or what
 the command printed.
@@ -36,10 +39,11 @@ def get_password(imap: ImapConfig) -> str:
     return keyring_password(imap.username)
 
 
-def refuse_shared_password(accounts: int) -> None:
-    """``$SECOP_WATCHER_PASSWORD`` is one password: with several accounts it would be
-    sent to every account's server. Refused, with the way out."""
-    if accounts > 1 and os.environ.get(ENV_PASSWORD):
+def refuse_shared_password(imaps: list[ImapConfig]) -> None:
+    """``$SECOP_WATCHER_PASSWORD`` is one password: with several accounts that log in with
+    a password it would be sent to each one's server. Refused, with the way out. (Accounts
+    that sign in with OAuth2 never read it.)"""
+    if sum(not imap.oauth for imap in imaps) > 1 and os.environ.get(ENV_PASSWORD):
         raise CredentialsError("error.shared_env_password", variable=ENV_PASSWORD)
 
 

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> Outcome:
     from watcher.accounts import AccountReports, run_each
     from watcher.credentials import refuse_shared_password
 
-    refuse_shared_password(len(configs))
+    refuse_shared_password([c.imap for c in configs])
 
     results = run_each(configs, check)
     return Outcome(AccountReports(results), _exit_code(results), config)

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> Outcome:
     # stop. Worker threads inherit the blocked mask; the main thread unblocks it.
     from watcher.credentials import refuse_shared_password
 
-    refuse_shared_password(len(config.each()))
+    refuse_shared_password([c.imap for c in config.each()])
     _block_stop_signals(signal.SIG_BLOCK)
     services = [_service(c, args, several=bool(config.accounts)) for c in config.each()]
     stop = threading.Event()

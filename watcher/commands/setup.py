@@ -287,10 +287,6 @@ def _table_lines(table: str, imap: ImapConfig) -> list[str]:
     return lines
 
 
-def write_config(path: Path, imap: ImapConfig) -> None:
-    write_text(path, config_text(imap))
-
-
 def write_text(path: Path, text: str) -> None:
     """Atomically, readable by the user only."""
     paths.ensure_private_dir(path.parent)

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> Outcome:
     now = datetime.now(UTC)
     since = parse_since(args.since, now) if args.since else None
     configs = config.each()
-    refuse_shared_password(len(configs))
+    refuse_shared_password([c.imap for c in configs])
     waiters = [Waiter(one, _opener(one), since=since, lang=args.lang) for one in configs]
     if len(waiters) == 1:
         result = waiters[0].wait(timeout=args.timeout * 60)
