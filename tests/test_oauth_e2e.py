@@ -475,3 +475,46 @@ def test_setup_signs_in_with_google_and_keeps_no_password(
     check = run("check-now", "--json")
     assert check.returncode == 0, check.stderr
     assert json.loads(check.stdout)["current"][0]["url"] == mf.reset_url("via-setup")
+
+
+@pytest.mark.parametrize("mechanisms", ["xoauth2", "oauthbearer"])
+def test_without_sasl_ir_the_token_follows_the_servers_go_ahead(
+    dovecot_factory: Any, oauth_server: OAuthServer, certs: Any, tmp_path: Path, mechanisms: str
+) -> None:
+    """Servers that do not offer SASL-IR: AUTHENTICATE alone, "+", then the token; a refusal
+    gets its challenge answered and ends in NO. A real Dovecot behind a proxy that takes
+    SASL-IR out of the greeting (which is where Dovecot tells it)."""
+    from tests.servers.faultproxy import FaultProxy
+    from watcher.errors import AuthError
+    from watcher.imap import ImapSession
+
+    server = dovecot_factory(
+        oauth2_introspection_url=oauth_server.introspection_url, oauth2_mechanisms=mechanisms
+    )
+    with FaultProxy(server.port_plain, certs, greeting_without=b" SASL-IR") as proxy:
+        extra = f'auth = "oauth2-microsoft"\noauth_authority = "{oauth_server.base_url}"'
+        cfg = write_config(tmp_path / "c.toml", server, port=proxy.port, extra_imap=extra)
+        config = config_mod.load(cfg)
+        sign_in_in_process(config.imap, oauth_server)
+        token = Connector(config, clock=Clock()).tokens.access_token()  # type: ignore[union-attr]
+        with ImapSession.open_oauth(config.imap, token) as session:
+            assert session.listing()
+        # AUTHENTICATE and its mechanism alone (3 words with the tag), then the token
+        # as a line of its own (1 word), then CAPABILITY and LIST.
+        mechanism = mechanisms.upper().encode()
+        assert proxy.client_lines[:2] == [(b"AUTHENTICATE", mechanism, b"3"), (b"1",)]
+        oauth_server.expire_access_tokens()
+        with pytest.raises(AuthError) as info:
+            ImapSession.open_oauth(config.imap, token)
+        assert info.value.key == "error.auth"
+
+
+def test_wait_with_a_revoked_sign_in_says_to_sign_in_again(
+    oauth_dovecot: Dovecot, oauth_server: OAuthServer, tmp_path: Path
+) -> None:
+    cfg = ms_config(tmp_path / "c.toml", oauth_dovecot, oauth_server)
+    login_microsoft(cfg, oauth_server)
+    oauth_server.revoke("jperez")
+    done = run("--config", str(cfg), "wait", "--timeout", "1", timeout=90)
+    assert done.returncode == 5, done.stderr
+    assert "secop-watcher login" in done.stderr and "Traceback" not in done.stderr

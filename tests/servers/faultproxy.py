@@ -138,7 +138,10 @@ class FaultProxy:
         host: str = "127.0.0.1",
         chunk: int = 64 * 1024,
         interval: float = 0.01,
+        greeting_without: bytes = b"",
     ) -> None:
+        """``greeting_without``: text taken out of the server's greeting, e.g. ``b" SASL-IR"``
+        to make a client take the path of servers that do not offer it."""
         if stage not in (*STAGES, "none"):
             raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
         if fault not in FAULTS:
@@ -150,6 +153,10 @@ class FaultProxy:
         self.fault = fault
         self.chunk = chunk
         self.interval = interval
+        self.greeting_without = greeting_without
+        # Each client line cut to its first two words (tag, command) plus a word count:
+        # enough to see how a client talks, never a secret it sent.
+        self.client_lines: list[tuple[bytes, ...]] = []
         self.connections = 0  # accepted (after the TLS handshake)
         self.faults: list[str] = []  # "stage/fault", one per broken connection
         self.streamed = 0  # bytes of huge literal sent
@@ -238,6 +245,8 @@ class FaultProxy:
             if self._take("greeting"):
                 await self._inject("greeting", b"", creader, cwriter)
                 return
+            if self.greeting_without:
+                greeting = greeting.replace(self.greeting_without, b"")
             cwriter.write(greeting)
             await cwriter.drain()
             rewrites: dict[bytes, bytes] = {}
@@ -286,6 +295,8 @@ class FaultProxy:
     ) -> None:
         """Client → Dovecot, command by command (literals forwarded as they are)."""
         while line := await creader.readline():
+            words = line.split()
+            self.client_lines.append((*words[1:3], str(len(words)).encode()))
             stage = _stage_of(line)
             if stage is not None and self._take(stage):
                 tag = line.split(None, 1)[0]
