@@ -167,3 +167,22 @@ def test_run_serves_every_account_one_down(
         assert svc.stop() == 0
     assert (isolated_env / "state" / "state-trabajo.json").is_file()
     assert (isolated_env / "state" / "state-caido.json").is_file()  # its error is recorded
+
+
+def test_doctor_checks_every_mailbox_and_names_each(dovecot: Dovecot, tmp_path: Path) -> None:
+    cfg = config(
+        tmp_path,
+        account("trabajo", dovecot, "jperez"),
+        account("caido", dovecot, "other", port=free_port()),
+    )
+    done = run("--config", str(cfg), "--lang", "es", "doctor")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "✓ Inicio de sesión IMAP [trabajo]: jperez" in done.stdout
+    assert "✗ Conexión TCP [caido]" in done.stdout
+    assert "– Inicio de sesión IMAP [caido]" in done.stdout
+    assert "Última revisión del servicio [trabajo]" in done.stdout
+    data = json.loads(run("--config", str(cfg), "doctor", "--json").stdout)
+    logins = {c["account"]: c["status"] for c in data["checks"] if c["check"] == "login"}
+    assert logins == {"trabajo": "ok", "caido": "skip"}
+    only = run("--config", str(cfg), "--lang", "es", "doctor", "--account", "trabajo")
+    assert "[caido]" not in only.stdout and "✓ Inicio de sesión IMAP [trabajo]" in only.stdout

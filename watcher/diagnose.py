@@ -14,7 +14,8 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,7 @@ from watcher.config import Config
 from watcher.errors import UserError
 from watcher.exitcodes import ExitCode
 from watcher.imap import ImapSession, choose_folders, translate_errors
-from watcher.state import StateStore
+from watcher.state import StateStore, state_file
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
 Login = Callable[[Any], object]  # logs an IMAPClient in (password or access token)
@@ -38,19 +39,30 @@ class Line:
     status: str  # ok | fail | skip
     detail: str = ""
     fix: str = ""
+    account: str = ""  # [accounts.NAME] the line is about ("" for the [imap] form)
 
 
 @dataclass
 class DoctorReport:
     lines: list[Line] = field(default_factory=list)
     checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    account: str = ""  # the account the next lines are about
 
     @property
     def ok(self) -> bool:
         return all(line.status != FAIL for line in self.lines)
 
+    @contextmanager
+    def about(self, account: str) -> Iterator[None]:
+        """The lines added meanwhile are about ``account``."""
+        self.account = account
+        try:
+            yield
+        finally:
+            self.account = ""
+
     def add(self, check: str, status: str, detail: str = "", fix: str = "") -> None:
-        self.lines.append(Line(check, status, detail, fix))
+        self.lines.append(Line(check, status, detail, fix, self.account))
 
 
 def run(args: argparse.Namespace) -> Outcome:
@@ -58,13 +70,17 @@ def run(args: argparse.Namespace) -> Outcome:
     report = DoctorReport()
     config = _config(args, report, lang)
     _keyring(report, config, lang)
-    if config is None:
+    accounts = config.each() if config is not None else []  # every mailbox, or --account's
+    if not accounts:
         _skip(report, "password", "dns", "tcp", "tls", "login", "folders", "idle")
-    else:
-        _mailbox_checks(config, report, lang)
+    for one in accounts:
+        with report.about(one.account):
+            _mailbox_checks(one, report, lang)
     _notifications(report, lang)
     _service(report, lang)
-    _last_check(report, lang)
+    for name in [one.account for one in accounts] or [""]:
+        with report.about(name):
+            _last_check(report, name, lang)
     return Outcome(report, ExitCode.FOUND if report.ok else ExitCode.NOT_FOUND, config)
 
 
@@ -142,9 +158,9 @@ def _token(config: Config, report: DoctorReport, lang: str) -> Login | None:
     try:
         token = tokens.refreshed()
     except UserError as e:
-        report.add("password", FAIL, imap.auth, i18n.error_text(e, lang))
+        report.add("sign_in", FAIL, imap.auth, i18n.error_text(e, lang))
         return None
-    report.add("password", OK, i18n.t("doctor.token", lang, auth=imap.auth))
+    report.add("sign_in", OK, i18n.t("doctor.token", lang, auth=imap.auth))
     return lambda client: imap_mod._authenticate(client, imap, token)
 
 
@@ -323,8 +339,8 @@ def _service(report: DoctorReport, lang: str) -> None:
         report.add("service", FAIL, "", i18n.t("doctor.service_missing", lang))
 
 
-def _last_check(report: DoctorReport, lang: str) -> None:
-    state = StateStore().read()
+def _last_check(report: DoctorReport, account: str, lang: str) -> None:
+    state = StateStore(state_file(account)).read()
     if state.last_error:
         report.add(
             "last_check",
@@ -356,6 +372,8 @@ def _(data: DoctorReport, *, as_json: bool, lang: str, config: Config | None) ->
     out = [f"secop-watcher doctor — {render.local(data.checked_at)}"]
     for line in data.lines:
         label = i18n.t(f"doctor.check.{line.check}", lang)
+        if line.account:
+            label += f" [{line.account}]"
         text = (
             f"{MARKS[line.status]} {label}: {line.detail}"
             if line.detail

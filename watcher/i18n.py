@@ -466,6 +466,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "doctor.check.config": ("Configuración", "Configuration"),
     "doctor.check.keyring": ("Llavero (keyring)", "Keyring"),
     "doctor.check.password": ("Contraseña", "Password"),
+    "doctor.check.sign_in": ("Inicio de sesión OAuth2", "OAuth2 sign-in"),
     "doctor.check.dns": ("DNS", "DNS"),
     "doctor.check.tcp": ("Conexión TCP", "TCP connection"),
     "doctor.check.tls": ("TLS (certificado)", "TLS (certificate)"),
