@@ -11,6 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tests import mailfactory as mf
 from tests.cliutil import Background, run
@@ -186,3 +187,31 @@ def test_doctor_checks_every_mailbox_and_names_each(dovecot: Dovecot, tmp_path: 
     assert logins == {"trabajo": "ok", "caido": "skip"}
     only = run("--config", str(cfg), "--lang", "es", "doctor", "--account", "trabajo")
     assert "[caido]" not in only.stdout and "✓ Inicio de sesión IMAP [trabajo]" in only.stdout
+
+
+def test_with_several_mailboxes_notifications_and_the_hook_name_the_mailbox(
+    dovecot: Dovecot, notification_server: Any, tmp_path: Path
+) -> None:
+    hook_out = tmp_path / "hook.txt"
+    hook = tmp_path / "hook.py"
+    hook.write_text(
+        "import os, sys\n"
+        f"open({str(hook_out)!r}, 'a').write(os.environ['SECOP_WATCHER_ACCOUNT'] + '\\n')\n"
+    )
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        account("trabajo", dovecot, "jperez")
+        + account("personal", dovecot, "other")
+        + f"[notify]\ndesktop = true\ncommand = {json.dumps(f'{sys.executable} {hook}')}\n"
+    )
+    svc = Background("--config", str(cfg), "-v", "run", env=dict(notification_server.env))
+    try:
+        svc.wait_for("IDLE connection ready", count=4)
+        reset(dovecot, "other", "contratos", "home-token")
+        shown = notification_server.wait_for_notifications(1, timeout=15)[0]
+        assert shown.summary == "SECOP II: enlace para contratos"
+        assert "Buzón «personal»." in shown.body
+        svc.wait_for("[personal] announced a new link for contratos (INBOX)")
+    finally:
+        assert svc.stop() == 0
+    assert hook_out.read_text() == "personal\n"

@@ -438,6 +438,7 @@ def test_command_hook_passes_details_in_the_environment_only(
         "SECOP_WATCHER_MESSAGE_ID": "<reset-1@secop.gov.co>",
         "SECOP_WATCHER_EXPIRES": "2026-11-26T19:05:00+00:00",
         "SECOP_WATCHER_LANG": "es",
+        "SECOP_WATCHER_ACCOUNT": "",  # the [imap] form: one mailbox, no name
         "SECOP_WATCHER_STATE_DIR": os.environ["SECOP_WATCHER_STATE_DIR"],
         "SECOP_WATCHER_CONFIG_DIR": os.environ["SECOP_WATCHER_CONFIG_DIR"],
         "SECOP_WATCHER_LOG_DIR": os.environ["SECOP_WATCHER_LOG_DIR"],

@@ -645,6 +645,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "notify.at": ("{time} del {date}", "{time} on {date}"),
     "notify.when_unknown": ("hora desconocida", "unknown time"),
+    "notify.account": ("Buzón «{name}».", 'Mailbox "{name}".'),
     "notify.open": ("Abrir enlace", "Open link"),
     "notify.copy": ("Copiar enlace", "Copy link"),
     "notify.warn.title": ("⚠ SECOP II: correo sospechoso", "⚠ SECOP II: suspicious mail"),

@@ -60,6 +60,7 @@ ENV_EXPIRES = "SECOP_WATCHER_EXPIRES"
 ENV_SENDER = "SECOP_WATCHER_SENDER"
 ENV_REASONS = "SECOP_WATCHER_REASONS"
 ENV_LANG = "SECOP_WATCHER_LANG"
+ENV_ACCOUNT = "SECOP_WATCHER_ACCOUNT"  # [accounts.NAME]; "" for the [imap] form
 EVENT_VARS = (
     ENV_EVENT,
     ENV_URL,
@@ -71,6 +72,7 @@ EVENT_VARS = (
     ENV_SENDER,
     ENV_REASONS,
     ENV_LANG,
+    ENV_ACCOUNT,
 )
 # Never handed to the hook: the IMAP password.
 HIDDEN_VARS = ("SECOP_WATCHER_PASSWORD",)
@@ -231,9 +233,12 @@ class DesktopNotifications:
         app_name: str = APP_NAME,
         sender: str = DEFAULT_SENDER,
         call_timeout: float = CALL_TIMEOUT_SECONDS,
+        account: str = "",
     ) -> None:
+        """``account``: with several mailboxes, each notification names its own."""
         _install_library_filter()
         self._sender = sender
+        self._account = account
         self._timeout = call_timeout
         self._markup = sys.platform.startswith("linux")  # servers there parse body markup
         self._backend = _make_backend(app_name)
@@ -255,7 +260,7 @@ class DesktopNotifications:
         dispatched = threading.Event()
         notification = Notification(
             title=link_title(link, lang),
-            message=self._text(link_body(link, lang, expires_at)),
+            message=self._text(self._named(link_body(link, lang, expires_at), lang)),
             urgency=Urgency.Normal,
             buttons=(
                 Button(
@@ -284,7 +289,7 @@ class DesktopNotifications:
         dispatched = threading.Event()
         notification = Notification(
             title=t("notify.warn.title", lang),
-            message=self._text(warn_body(suspicious, lang, self._sender)),
+            message=self._text(self._named(warn_body(suspicious, lang, self._sender), lang)),
             urgency=Urgency.Critical,
             on_dispatched=dispatched.set,
         )
@@ -403,6 +408,10 @@ class DesktopNotifications:
         if recovered:
             log.info("desktop notifications work again")
 
+    def _named(self, body: str, lang: str) -> str:
+        """The body, with the mailbox it is about when there are several."""
+        return f"{body} {t('notify.account', lang, name=self._account)}" if self._account else body
+
     def _text(self, body: str) -> str:
         return html.escape(body, quote=False) if self._markup else body
 
@@ -447,8 +456,11 @@ class CommandHook:
     the program's name and exit code only, and nothing is raised.
     """
 
-    def __init__(self, command: str, *, timeout: float = COMMAND_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, command: str, *, timeout: float = COMMAND_TIMEOUT_SECONDS, account: str = ""
+    ) -> None:
         self._timeout = timeout
+        self._account = account
         try:
             self._argv = shlex.split(command)
         except ValueError:
@@ -470,6 +482,7 @@ class CommandHook:
                 ENV_MESSAGE_ID: link.message_id or "",
                 ENV_EXPIRES: expires_at.isoformat(),
                 ENV_LANG: lang,
+                ENV_ACCOUNT: self._account,
             }
         )
         return None
@@ -486,6 +499,7 @@ class CommandHook:
                 ENV_SENDER: suspicious.sender or "",
                 ENV_REASONS: ",".join(suspicious.reasons),
                 ENV_LANG: lang,
+                ENV_ACCOUNT: self._account,
             }
         )
         return None
@@ -595,13 +609,16 @@ class FanOut:
             return None
 
 
-def build_notifier(config: NotifyConfig, *, sender: str = DEFAULT_SENDER) -> Notifier:
-    """The notifier ``[notify]`` asks for: desktop, command, both (fan-out) or none."""
+def build_notifier(
+    config: NotifyConfig, *, sender: str = DEFAULT_SENDER, account: str = ""
+) -> Notifier:
+    """The notifier ``[notify]`` asks for: desktop, command, both (fan-out) or none.
+    ``account`` names the mailbox in what they say (several accounts)."""
     notifiers: list[Notifier] = []
     if config.desktop:
-        notifiers.append(DesktopNotifications(sender=sender))
+        notifiers.append(DesktopNotifications(sender=sender, account=account))
     if config.command:
-        notifiers.append(CommandHook(config.command))
+        notifiers.append(CommandHook(config.command, account=account))
     if not notifiers:
         return NullNotifier()
     if len(notifiers) == 1:

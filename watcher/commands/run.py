@@ -120,7 +120,7 @@ def _service(config: Config, args: argparse.Namespace, *, several: bool) -> Serv
     service = Service(
         config,
         open_session,
-        build_notifier(config.notify),
+        build_notifier(config.notify, account=config.account if several else ""),
         lang=args.lang,
         store=StateStore(state_file(config.account)),
         use_idle=not args.no_idle,
