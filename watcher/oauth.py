@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from watcher import credentials
 from watcher.config import OAUTH2_GOOGLE, OAUTH2_MICROSOFT, ImapConfig
@@ -296,6 +297,12 @@ def sanitize(text: object, limit: int = 200) -> str:
     return clean.strip()[:limit]
 
 
+def host_of(url: str) -> str:
+    """``login.microsoftonline.com`` of ``https://login.microsoftonline.com/common``: what the
+    messages name."""
+    return urlsplit(url).netloc or url
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -305,7 +312,7 @@ def translate_http(url: str) -> Iterator[None]:
     """requests' errors (MSAL and google-auth both use requests) as user errors."""
     import requests
 
-    host = url.split("://", 1)[-1].split("/", 1)[0]
+    host = host_of(url)
     try:
         yield
     except requests.exceptions.SSLError as e:

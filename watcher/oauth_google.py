@@ -139,8 +139,7 @@ class Google:
         data = e.args[1] if len(e.args) > 1 and isinstance(e.args[1], dict) else {}
         if "error" not in data:  # an HTML page, a 502: not Google saying no
             data = {"error": "no_answer"}
-        host = token_uri.split("://", 1)[-1].split("/", 1)[0]
-        return oauth.refused(self.imap, self.account, data, host)
+        return oauth.refused(self.imap, self.account, data, oauth.host_of(token_uri))
 
 
 def _timed(request: Any, seconds: float) -> Callable[..., Any]:

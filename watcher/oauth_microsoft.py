@@ -129,7 +129,7 @@ class Microsoft:
 
     @property
     def _host(self) -> str:
-        return self.imap.oauth_authority.split("://", 1)[-1]
+        return oauth.host_of(self.imap.oauth_authority)
 
     @contextmanager
     def _transport(self) -> Iterator[None]:

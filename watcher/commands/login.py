@@ -9,6 +9,7 @@ not at the first check. ``setup`` uses the same steps.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from watcher import i18n
@@ -42,11 +43,24 @@ def run(args: argparse.Namespace) -> Outcome:
     return Outcome(None, config=config)
 
 
-def sign_in(imap: ImapConfig, account: str, lang: str) -> list[Folder]:
-    """Sign in, test the token on the IMAP server, then keep the sign-in; the folders found."""
+def sign_in(
+    imap: ImapConfig,
+    account: str,
+    lang: str,
+    *,
+    before_keeping: Callable[[list[Folder]], None] | None = None,
+) -> list[Folder]:
+    """Sign in, test the token on the IMAP server, then keep the sign-in; the folders found.
+
+    The order is the point: no sign-in without a keyring to keep it, nothing kept that the
+    server refused. ``before_keeping`` runs between the test and the keeping (``setup``
+    writes the config there).
+    """
     need_keyring(imap)
     grant = obtain(imap, account, lang)
     folders = try_token(imap, grant.access_token, lang)
+    if before_keeping is not None:
+        before_keeping(folders)
     keep(imap, grant)
     return folders
 

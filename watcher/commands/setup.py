@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watcher import credentials, i18n, paths, providers
 from watcher.commands import Outcome, login
@@ -28,6 +28,9 @@ from watcher.config import (
 )
 from watcher.errors import ConfigError, CredentialsError, UnsupportedAccount, UsageError
 from watcher.providers import Provider
+
+if TYPE_CHECKING:
+    from watcher.imap import Folder
 
 HELP = "configura la cuenta de correo / set up the mail account"
 
@@ -122,14 +125,14 @@ def _log_in_and_write(imap: ImapConfig, password: str, target: Path, text: str, 
 
 def _sign_in_and_write(imap: ImapConfig, account: str, target: Path, text: str, lang: str) -> None:
     """OAuth2: sign in, test the token, then write the config and keep the sign-in."""
-    login.need_keyring(imap)
-    grant = login.obtain(imap, account, lang)
-    folders = login.try_token(imap, grant.access_token, lang)
-    _echo(i18n.t("setup.login_ok", lang))
-    login.report_spam(folders, lang)
-    write_text(target, text)
-    _echo(i18n.t("setup.written", lang, path=target))
-    login.keep(imap, grant)
+
+    def write(folders: list[Folder]) -> None:
+        _echo(i18n.t("setup.login_ok", lang))
+        login.report_spam(folders, lang)
+        write_text(target, text)
+        _echo(i18n.t("setup.written", lang, path=target))
+
+    login.sign_in(imap, account, lang, before_keeping=write)
     _echo(i18n.t("setup.stored_sign_in", lang, backend=credentials.keyring_backend_name()))
 
 
