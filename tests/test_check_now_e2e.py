@@ -85,7 +85,8 @@ def test_newest_per_user_current_older_superseded_old_expired_spoof_suspicious(
     assert data["folders"] == ["INBOX", "Spam"]
     current = {(x["username"], x["folder"], x["url"]) for x in data["current"]}
     assert current == {("jperez", "Spam", url("jp-new")), ("mgomez", "INBOX", url("mg-new"))}
-    assert {x["url"] for x in data["superseded"]} == {url("jp-old")}
+    superseded = {(x["username"], x["folder"], x["url"]) for x in data["superseded"]}
+    assert superseded == {("jperez", "INBOX", url("jp-old"))}
     assert [(x["username"], x["url"]) for x in data["expired"]] == [("lgarcia", url("lg-old"))]
     # older than max_link_age_hours + 1 h: counted, never opened (its token is nowhere)
     assert [x["folder"] for x in data["unopened"]] == ["Spam"]
@@ -143,7 +144,8 @@ def test_spanish_text_output_names_user_folder_and_link(populated: Dovecot, tmp_
     assert f"  {url('jp-new')}\n" in out
     assert "a la carpeta Spam" in out
     assert "Usuario lgarcia: el último enlace llegó" in out
-    assert "1 enlace(s) anterior(es) ya no sirven" in out
+    # each user's replaced links on a line of their own
+    assert "Usuario jperez: 1 enlace(s) anterior(es) ya no sirven" in out
     assert "1 correo(s) más antiguo(s) de registro@secop.gov.co no se abrieron" in out
     assert "⚠ Correo sospechoso en INBOX" in out
     assert "notificaciones@secop-gov-actualizacion.org" in out

@@ -132,8 +132,14 @@ def test_not_mimecast(url: str) -> None:
         ("https://secop.gov.co/", "https://secop.gov.co/"),
         (
             "HTTPS://Community.SECOP.gov.co./STS/Users/ResetPassword/Index?token=AbC",
-            "https://community.secop.gov.co/STS/Users/ResetPassword/Index?token=AbC",
+            # the browser keeps the host's final dot (URL Standard host serializer)
+            "https://community.secop.gov.co./STS/Users/ResetPassword/Index?token=AbC",
         ),
+        # the browser removes tab and newline anywhere, and keeps an empty query and fragment
+        ("https://community.secop.gov.co/a\nb\t", "https://community.secop.gov.co/ab"),
+        ("https://community.secop.gov.co/x?", "https://community.secop.gov.co/x?"),
+        ("https://community.secop.gov.co/x#", "https://community.secop.gov.co/x#"),
+        ("https://community.secop.gov.co/a/../b%7e", "https://community.secop.gov.co/b%7e"),
         ("https://community.secop.gov.co:443/x?t=1", "https://community.secop.gov.co/x?t=1"),
         ("  https://community.secop.gov.co/x#frag  ", "https://community.secop.gov.co/x#frag"),
     ],
@@ -187,7 +193,6 @@ def test_check_link_keeps_token_bytes_verbatim() -> None:
         ("https://[community.secop.gov.co/", ["malformed_link"]),
         ("https://a..secop.gov.co/", ["malformed_link"]),
         ("https://community.secop.gov.co/a b", ["malformed_link"]),
-        ("https://community.secop.gov.co/a\nb", ["malformed_link"]),
         ("https://community.secop.gov.co<script>/", ["malformed_link"]),
     ],
 )

@@ -114,10 +114,18 @@ def test_html_only_related() -> None:
     assert_reset(parse(raw))
 
 
-def test_html_preferred_over_text() -> None:
+def test_text_and_html_agreeing_is_a_reset() -> None:
+    assert_reset(parse(mail(text_body=reset_text("jperez", URL))))
+
+
+def test_text_and_html_with_different_links_are_suspicious() -> None:
     other = reset_url("from-the-text-part")
-    raw = mail(text_body=reset_text("jperez", other))
-    assert_reset(parse(raw))
+    verdict = parse(mail(text_body=reset_text("jperez", other)))
+    assert (verdict.kind, verdict.reasons, verdict.url) == (
+        Kind.SUSPICIOUS,
+        ("links_disagree",),
+        URL,
+    )
 
 
 def test_text_used_when_html_has_no_reset_anchor() -> None:
@@ -168,9 +176,17 @@ def test_other_links_are_ignored() -> None:
     assert_reset(parse(raw))
 
 
-def test_first_reset_anchor_wins_over_later_copy() -> None:
-    raw = html_mail(anchor(URL) + anchor(EVIL))
-    assert_reset(parse(raw))
+def test_same_reset_anchor_twice_is_a_reset() -> None:
+    assert_reset(parse(html_mail(anchor(URL) + anchor(URL))))
+
+
+def test_two_reset_anchors_to_different_places_are_suspicious() -> None:
+    verdict = parse(html_mail(anchor(URL) + anchor(EVIL)))
+    assert (verdict.kind, verdict.reasons, verdict.url) == (
+        Kind.SUSPICIOUS,
+        ("links_disagree",),
+        URL,
+    )
 
 
 def test_text_only_url_on_next_line_in_brackets() -> None:

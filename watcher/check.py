@@ -151,7 +151,7 @@ def parse_folders(
     config: Config,
     notices: list[Notice],
 ) -> list[Found]:
-    """Header fields and structure were fetched; now only each message's text part.
+    """Header fields and structure were fetched; now only each message's text parts.
 
     The parts of every folder are fetched in one write. A message whose
     structure has no text part (or is unreadable) is fetched whole, capped:
@@ -179,18 +179,19 @@ def parse_folders(
         wanted[folder.name] = [
             (e.uid, leaf)
             for e in envelopes
-            if e.uid not in skip and (leaf := parts.text_part(e.structure))
+            if e.uid not in skip
+            for leaf in parts.text_parts(e.structure)
         ]
     fetched = session.fetch_parts_in(wanted)
     for folder, envelopes in scanned:
         got = fetched.get(folder.name, {})
         for envelope in envelopes:
-            part = got.get(envelope.uid)
-            if part is None:
+            got_parts = got.get(envelope.uid)
+            if not got_parts:
                 continue
-            raw = parts.assemble(envelope.headers, part.mime, part.body)
+            raw = parts.assemble(envelope.headers, [(p.mime, p.body) for p in got_parts])
             found.append(_parsed(folder, envelope.uid, raw, envelope.internaldate, config))
-            if part.truncated:
+            if any(p.truncated for p in got_parts):
                 notices.append(Notice("truncated", folder.name))
         whole = [e.uid for e in envelopes if e.uid not in got and e.uid not in skipped[folder.name]]
         found += _whole(session, folder, whole, config, notices)

@@ -11,11 +11,13 @@ counted, newest first, in ``Report.unopened``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from watcher.model import Found, Kind, Link, Report, Status, Suspicious, Unopened
 
-EPOCH = datetime.fromtimestamp(0).astimezone()
+# Aware from the start: a naive epoch's astimezone() calls the C localtime with a
+# negative time west of UTC, which Windows refuses (OSError 22) at import.
+EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 def choose(found: Iterable[Found], *, now: datetime, max_age: timedelta) -> Report:

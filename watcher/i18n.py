@@ -31,8 +31,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         '(valid {hours} h). Request a new one on SECOP ("Olvidé la contraseña").',
     ),
     "superseded.line": (
-        "{count} enlace(s) anterior(es) ya no sirven (reemplazados por uno más nuevo).",
-        "{count} older link(s) no longer work (replaced by a newer one).",
+        "Usuario {user}: {count} enlace(s) anterior(es) ya no sirven "
+        "(reemplazados por uno más nuevo).",
+        "User {user}: {count} older link(s) no longer work (replaced by a newer one).",
     ),
     "unopened.line": (
         "{count} correo(s) más antiguo(s) de {sender} no se abrieron: llegaron hace más de "

@@ -522,38 +522,43 @@ class ImapSession:
 
     def fetch_parts_in(
         self, wanted: Mapping[str, Sequence[tuple[int, parts.Leaf]]]
-    ) -> dict[str, dict[int, Part]]:
-        """The text part of each message, in several folders, in one write.
+    ) -> dict[str, dict[int, list[Part]]]:
+        """The text parts of each message, in several folders, in one write.
 
         The selected folder goes first (no EXAMINE for it). Within a folder,
-        messages are grouped by section number (mails from one sender share a
-        structure, so usually one FETCH) and by size, so that one answer
-        stays within :data:`RESPONSE_BUDGET_BYTES` plus what was asked for.
+        messages are grouped by their text parts' section numbers (mails from
+        one sender share a structure, so usually one FETCH for all their
+        parts) and by size, so that one answer stays within
+        :data:`RESPONSE_BUDGET_BYTES` plus what was asked for. Each message's
+        parts come back in the message's order.
         """
         folders = sorted((f for f in wanted if wanted[f]), key=lambda f: f != self._selected)
         if not folders:
             return {}
         pipe = self._pipeline()
         examine = _Examiner(self, pipe)
-        plan: list[tuple[str, list[tuple[str, dict[int, int]]]]] = []
+        plan: list[tuple[str, list[dict[int, dict[str, int]]]]] = []
         asked = 0
         for folder in folders:
             examine.queue(folder)
             batches = []
-            for section, batch in _batches(wanted[folder]):
-                pipe.add("UID", "FETCH", _uid_set(uid for uid, _ in batch), _part_items(section))
-                batches.append((section, {uid: leaf.size for uid, leaf in batch}))
+            for sections, batch in _batches(wanted[folder]):
+                pipe.add("UID", "FETCH", _uid_set(batch), _part_items(sections))
+                batches.append(batch)
                 asked += sum(
-                    min(leaf.size, MAX_MESSAGE_BYTES) + ENVELOPE_BUDGET for _, leaf in batch
+                    min(size, MAX_MESSAGE_BYTES) + ENVELOPE_BUDGET
+                    for sizes in batch.values()
+                    for size in sizes.values()
                 )
             plan.append((folder, batches))
-        out: dict[str, dict[int, Part]] = {f: {} for f in folders}
+        out: dict[str, dict[int, list[Part]]] = {f: {} for f in folders}
         with self._guard(), _budget(self.client, asked):
             answers = pipe.run()
             for folder, batches in plan:
                 examine.read(folder, answers)
-                for section, sizes in batches:
-                    out[folder].update(_parts_from(self.client, next(answers), section, sizes))
+                got = [next(answers) for _ in batches]
+                sizes = {uid: s for batch in batches for uid, s in batch.items()}
+                out[folder] = _parts_from(self.client, got, sizes)
         return out
 
 
@@ -612,6 +617,7 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Part:
+    section: str  # "1.2", or parts.WHOLE_BODY
     mime: bytes | None  # the part's own MIME header; None for a single-part mail
     body: bytes
     truncated: bool
@@ -679,12 +685,23 @@ def _fetched_envelopes(
 
 
 def _parts_from(
-    client: IMAPClient, answer: Answer, section: str, sizes: dict[int, int]
-) -> dict[int, Part]:
-    client._checkok("fetch", answer.typ, answer.data)
-    response = parse_fetch_response(answer.untagged.get("FETCH", []), client.normalise_times, True)
+    client: IMAPClient, answers: Sequence[Answer], sizes: dict[int, dict[str, int]]
+) -> dict[int, list[Part]]:
+    """The parts of one folder's FETCH commands, taken by UID from all their answers.
+
+    Servers may run pipelined FETCHes of one folder at once (Dovecot does): an
+    untagged answer can arrive before the tagged end of an earlier command.
+    Every UID is asked for by one command only, so the UID tells whose it is.
+    """
+    data: list[Any] = []
+    for answer in answers:
+        client._checkok("fetch", answer.typ, answer.data)
+        data += answer.untagged.get("FETCH", [])
+    response = parse_fetch_response(data, client.normalise_times, True)
     return {
-        int(uid): _part(int(uid), section, item, sizes[int(uid)])
+        int(uid): [
+            _part(int(uid), section, item, size) for section, size in sizes[int(uid)].items()
+        ]
         for uid, item in response.items()
         if int(uid) in sizes  # not an unsolicited FETCH (flags changed by another client)
     }
@@ -723,29 +740,38 @@ PUSH_BODY_BYTES = 64 * 1024
 
 def _batches(
     wanted: Sequence[tuple[int, parts.Leaf]],
-) -> Iterator[tuple[str, list[tuple[int, parts.Leaf]]]]:
-    by_section: dict[str, list[tuple[int, parts.Leaf]]] = {}
+) -> Iterator[tuple[tuple[str, ...], dict[int, dict[str, int]]]]:
+    """``(sections, {uid: {section: size}})``: messages with the same text parts, in
+    batches whose answers fit the budget; sections in the message's order."""
+    by_uid: dict[int, dict[str, int]] = {}
     for uid, leaf in wanted:
-        by_section.setdefault(leaf.section, []).append((uid, leaf))
-    for section, items in sorted(by_section.items()):
-        batch: list[tuple[int, parts.Leaf]] = []
+        by_uid.setdefault(uid, {})[leaf.section] = leaf.size
+    by_shape: dict[tuple[str, ...], list[int]] = {}
+    for uid, sizes in by_uid.items():
+        shape = tuple(sorted(sizes, key=parts.section_key))
+        by_uid[uid] = {section: sizes[section] for section in shape}
+        by_shape.setdefault(shape, []).append(uid)
+    for shape, uids in sorted(by_shape.items()):
+        batch: dict[int, dict[str, int]] = {}
         total = 0
-        for uid, leaf in items:
-            size = min(leaf.size, MAX_MESSAGE_BYTES)
+        for uid in sorted(uids):
+            size = sum(min(s, MAX_MESSAGE_BYTES) for s in by_uid[uid].values())
             if batch and total + size > RESPONSE_BUDGET_BYTES:
-                yield section, batch
-                batch, total = [], 0
-            batch.append((uid, leaf))
+                yield shape, batch
+                batch, total = {}, 0
+            batch[uid] = by_uid[uid]
             total += size
         if batch:
-            yield section, batch
+            yield shape, batch
 
 
-def _part_items(section: str) -> str:
-    body = f"BODY.PEEK[{section}]<0.{MAX_MESSAGE_BYTES}>"
-    if section == parts.WHOLE_BODY:
-        return f"({body})"
-    return f"(BODY.PEEK[{section}.MIME] {body})"
+def _part_items(sections: Sequence[str]) -> str:
+    items = []
+    for section in sections:
+        if section != parts.WHOLE_BODY:
+            items.append(f"BODY.PEEK[{section}.MIME]")
+        items.append(f"BODY.PEEK[{section}]<0.{MAX_MESSAGE_BYTES}>")
+    return f"({' '.join(items)})"
 
 
 def _item(item: dict[bytes, Any], prefix: bytes) -> Any:
@@ -808,7 +834,7 @@ def _part(uid: int, section: str, item: dict[bytes, Any], size: int) -> Part:
     mime = None
     if section != parts.WHOLE_BODY:
         mime = _bytes_item(uid, _item(item, f"BODY[{section}.MIME]".encode()), "part header")
-    return Part(mime=mime, body=body, truncated=size > len(body))
+    return Part(section=section, mime=mime, body=body, truncated=size > len(body))
 
 
 def _is_change(response: object) -> bool:

@@ -11,7 +11,10 @@ import binascii
 import re
 import string
 from base64 import urlsafe_b64decode
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from watcher.encoding import UTF8
+from watcher.urls import resolve, strip_controls
 
 __all__ = [
     "REASON_BACKSLASH",
@@ -218,14 +221,20 @@ def _wrapper_reasons(url: str) -> list[str]:
     return []
 
 
-def check_link(url: str, allowed_domain: str = "secop.gov.co") -> tuple[str | None, list[str]]:
+def check_link(
+    url: str, allowed_domain: str = "secop.gov.co", query_encoding: str = UTF8
+) -> tuple[str | None, list[str]]:
     """Decide whether ``url`` may be shown as the SECOP reset link.
 
-    Returns ``(normalised url, [])`` when it is fine, else ``(None, reasons)``
-    with the stable reason codes defined in this module. The path, query and
-    fragment are kept byte for byte (they carry the one-time token).
+    Returns ``(url, [])`` when it is fine, else ``(None, reasons)`` with the
+    stable reason codes defined in this module. The url returned is the one a
+    browser follows (:func:`watcher.urls.resolve`): the path, query and
+    fragment as the URL Standard serializes them, which carry the one-time
+    token, its query encoded in ``query_encoding`` (the document's). The
+    checks read the link as written too, and a host that Python's and the
+    browser's parsers would read differently is refused.
     """
-    url = url.strip()
+    url = strip_controls(url)
     if not url:
         return None, [REASON_MALFORMED]
     early = _wrapper_reasons(url)
@@ -250,4 +259,9 @@ def check_link(url: str, allowed_domain: str = "secop.gov.co") -> tuple[str | No
     reasons += host_reasons
     if reasons or ascii_host is None:
         return None, reasons or [REASON_MALFORMED]
-    return urlunsplit(("https", ascii_host, parts.path, parts.query, parts.fragment)), []
+    resolved = resolve(url, query_encoding)
+    if resolved is None:
+        return None, [REASON_MALFORMED]
+    if _host_of(resolved) != ascii_host:
+        return None, [REASON_HOST_NOT_ALLOWED]
+    return resolved, []

@@ -7,54 +7,41 @@ outcome is ``Kind.OTHER``.
 
 from __future__ import annotations
 
-import codecs
 import email
 import email.policy
-import re
-import unicodedata
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
 from email.header import Header, decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
-from bs4 import BeautifulSoup
-from bs4.element import NavigableString, Tag
 from bs4.exceptions import ParserRejectedMarkup
 
+from watcher import encoding
 from watcher.authresults import DEFAULT_TRUSTED_AUTHSERV_IDS, sender_verified
+from watcher.bodies import Candidate, candidates, text_parts
 from watcher.links import check_link, unwrap
 from watcher.model import Kind, Verdict
+from watcher.phrase import PHRASE, collapse, fold
 
 __all__ = ["PHRASE", "decode_text", "fold", "parse_message", "received_at"]
-
-PHRASE = "haga clic aqui para cambiar la contrasena"
-"""The reset anchor's opening words, folded (see :func:`fold`)."""
 
 REASON_SENDER_MISMATCH = "sender_mismatch"
 REASON_MULTIPLE_SENDERS = "multiple_senders"
 REASON_NO_LINK = "no_link"
 REASON_MALFORMED_LINK = "malformed_link"  # same code as watcher.links uses
 REASON_AUTH_FAILED = "auth_failed"  # the provider reports DMARC/DKIM failure
+REASON_HIDDEN_LINK = "hidden_link"  # a reset anchor the reader cannot see
+REASON_LINKS_DISAGREE = "links_disagree"  # two places of the mail offer different links
+REASON_SEVERAL_USERS = "several_users"  # reset links for more than one SECOP user
+REASON_LINK_WRAPPED = "link_wrapped"  # a bare URL a hard wrap may have cut
 
 _MAX_DATE_SKEW = timedelta(hours=24)
 _MIN_YEAR = 2000
-_AFTER_ANCHOR_STRINGS = 20  # how far past an anchor ending in "de usuario" to look
-_USER_AFTER = re.compile(r"\s*de\s+usuario\b[\s:]*(?P<rest>.*)", re.IGNORECASE | re.DOTALL)
-_TEXT_RESET = re.compile(
-    r"\s*(?:de\s+usuario\b[ \t:]*(?P<user>(?!https?://)[^\s<>]+)?)?"
-    r"[\s:;,.\-–—(\[]*(?P<open><)?(?P<url>https?://[^\s<>\"']+)?",
-    re.IGNORECASE,
-)
-_EDGE_PUNCT = ".,:;!?()[]{}\"'«»<>"
-_URL_TRAILING_PUNCT = ".,:;!?)]}"
-# Codecs whose code units span several bytes: ASCII text in them is also
-# valid UTF-8 (NUL bytes), so the declared name must be tried first.
-_WIDE_CODECS = ("utf-16", "utf-32")
 
-# Errors the stdlib ``email`` package, the header decoders and html.parser can
+# Errors the stdlib ``email`` package, the header decoders and the HTML parser can
 # raise on hostile or broken input. Caught once, at the parse_message boundary.
 _RECOVERABLE = (
     MessageError,
@@ -69,106 +56,12 @@ _RECOVERABLE = (
 )
 
 
-# --------------------------------------------------------------------------- text
-
-
-def _codec(declared: str | None) -> str | None:
-    if not declared:
-        return None
-    try:
-        return codecs.lookup(declared.strip().strip('"').lower()).name
-    except (LookupError, ValueError, UnicodeError):
-        return None
-
-
-def _try_decode(payload: bytes, codec: str) -> str | None:
-    try:
-        return payload.decode(codec)
-    except (LookupError, UnicodeError, ValueError):
-        return None
-
-
 def decode_text(payload: bytes, declared: str | None) -> str:
-    """Decode a body, surviving a wrong or unknown declared charset.
-
-    Non-ASCII bytes that are valid UTF-8 are almost never meant as Latin-1,
-    so UTF-8 is tried first even when ISO-8859-1/Windows-1252 is declared;
-    bytes that are not UTF-8 fall back to Windows-1252 (and Latin-1, which
-    cannot fail).
-    """
-    codec = _codec(declared)
-    order = ["utf-8", "cp1252"]
-    if codec is not None and codec not in order:
-        order.insert(0 if codec.startswith(_WIDE_CODECS) else 1, codec)
-    for name in order:
-        text = _try_decode(payload, name)
-        if text is not None:
-            return text
-    return payload.decode("latin-1")
-
-
-def _fold_with_map(text: str) -> tuple[str, list[int]]:
-    """Fold ``text`` and map each folded character to its source index."""
-    out: list[str] = []
-    src: list[int] = []
-    for index, char in enumerate(text):
-        for part in unicodedata.normalize("NFKD", char):
-            if unicodedata.combining(part):
-                continue
-            for folded in part.casefold():
-                space = folded.isspace()
-                if space and out and out[-1] == " ":
-                    continue
-                out.append(" " if space else folded)
-                src.append(index)
-    return "".join(out), src
-
-
-def fold(text: str) -> str:
-    """Accents removed (NFKD), case folded, whitespace collapsed."""
-    return _fold_with_map(text)[0].strip()
-
-
-def _may_contain_phrase(text: str) -> bool:
-    """Cheap pre-check at C speed (dropping all non-ASCII may over-match, never under)."""
-    spaced = " ".join(unicodedata.normalize("NFKD", text).split())
-    ascii_only = spaced.encode("ascii", "ignore").decode("ascii")
-    return PHRASE in " ".join(ascii_only.casefold().split())
-
-
-def _after_phrase(text: str) -> str | None:
-    """The part of ``text`` after the reset phrase, or None if absent."""
-    if not _may_contain_phrase(text):
-        return None
-    folded, src = _fold_with_map(text)
-    pos = folded.find(PHRASE)
-    if pos < 0:
-        return None
-    return text[src[pos + len(PHRASE) - 1] + 1 :]
-
-
-def _collapse(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _clean_word(text: str) -> str | None:
-    word = text.strip().strip(_EDGE_PUNCT)
-    return word or None
+    """Text as its writer meant it (:func:`watcher.encoding.for_reading`), for headers."""
+    return encoding.for_reading(payload, declared)
 
 
 # --------------------------------------------------------------------------- MIME
-
-
-def _bodies(msg: Message, subtype: str) -> Iterator[str]:
-    """Decoded text/<subtype> parts anywhere in the tree, attachments skipped."""
-    for part in msg.walk():
-        if part.get_content_type() != f"text/{subtype}":
-            continue
-        if part.get_content_disposition() == "attachment":
-            continue
-        payload = part.get_payload(decode=True)
-        if isinstance(payload, bytes):
-            yield decode_text(payload, part.get_content_charset())
 
 
 def _header_text(value: str | Header | None) -> str | None:
@@ -177,7 +70,7 @@ def _header_text(value: str | Header | None) -> str | None:
     pieces: list[str] = []
     for chunk, charset in decode_header(value):
         pieces.append(decode_text(chunk, charset) if isinstance(chunk, bytes) else chunk)
-    return _collapse("".join(pieces)) or None
+    return collapse("".join(pieces)) or None
 
 
 def _header(msg: Message, name: str) -> str | None:
@@ -235,100 +128,34 @@ def received_at(date_header: str | None, internaldate: datetime | None) -> datet
 # --------------------------------------------------------------------------- link
 
 
-@dataclass(frozen=True)
-class _Found:
-    """The reset phrase was seen; what came with it."""
-
-    href: str | None
-    username: str | None
-    truncated: bool = False  # the link may be cut short (the body ends inside it)
-
-
-def _following_text(anchor: Tag) -> str:
-    """Text right after ``anchor`` (not inside it), whitespace collapsed."""
-    pieces: list[str] = []
-    for element in anchor.next_elements:
-        if len(pieces) >= _AFTER_ANCHOR_STRINGS:
-            break
-        if type(element) is NavigableString and anchor not in element.parents:
-            pieces.append(str(element))
-    return _collapse(" ".join(pieces))
+def _find_resets(msg: Message) -> list[Candidate]:
+    """Every offer of the reset link: HTML anchors first, then plain text, then HTML text."""
+    found: list[Candidate] = []
+    for part in text_parts(msg):
+        found += candidates(part)
+    order = {"html": 0, "text": 1, "html-text": 2}
+    return sorted(found, key=lambda c: order[c.source])
 
 
-def _anchor_username(anchor: Tag, rest: str) -> str | None:
-    match = _USER_AFTER.match(rest)
-    if match and match.group("rest").strip():
-        return _clean_word(_collapse(match.group("rest")))
-    following = _following_text(anchor)
-    if match:  # the anchor ends at "de usuario": the name follows it
-        words = following.split()
-        return _clean_word(words[0]) if words else None
-    match = _USER_AFTER.match(following)
-    if match and match.group("rest").split():
-        return _clean_word(match.group("rest").split()[0])
-    return None
-
-
-def _from_anchor(anchor: Tag) -> _Found | None:
-    text = _collapse(anchor.get_text(" "))
-    if not fold(text).startswith(PHRASE):
+def _destination(candidate: Candidate) -> str | None:
+    """Where the link finally leads, wrappers undone; None when it cannot be known."""
+    if candidate.url is None or candidate.truncated or candidate.wrapped:
         return None
-    rest = _after_phrase(text) or ""
-    href = anchor.get("href")
-    link = href.strip() if isinstance(href, str) and href.strip() else None
-    return _Found(link, _anchor_username(anchor, rest))
+    return unwrap(candidate.url)[0]
 
 
-def _from_html(html: str) -> tuple[_Found | None, str]:
-    """The reset anchor (if any) and the document's visible text."""
-    soup = BeautifulSoup(html, "html.parser")
-    for anchor in soup.find_all("a"):
-        if isinstance(anchor, Tag):
-            found = _from_anchor(anchor)
-            if found is not None:
-                return found, ""
-    # A document that ends mid-text may be cut short: keep its last URL
-    # unterminated so the text fallback does not trust it.
-    ending = "\n" if html.rstrip().endswith(">") else ""
-    return None, soup.get_text(" ") + ending
-
-
-def _from_text(text: str) -> _Found | None:
-    """Plain-text fallback: the phrase, the name after "de usuario", the URL.
-
-    The URL must come right after the phrase and the name (next line or in
-    ``<...>`` is fine): taking *any* later URL would pick up the login-page
-    link of a mail whose reset link is missing.
-    """
-    rest = _after_phrase(text)
-    if rest is None:
-        return None
-    match = _TEXT_RESET.match(rest)
-    if match is None:  # pragma: no cover - every group of the pattern is optional
-        return _Found(None, None)
-    username = _clean_word(match.group("user") or "")
-    if match.group("url") is None:
-        return _Found(None, username)
-    end = match.end("url")
-    unterminated = end == len(rest) or (
-        match.group("open") is not None and rest[end : end + 1] != ">"
-    )
-    return _Found(match.group("url").rstrip(_URL_TRAILING_PUNCT), username, truncated=unterminated)
-
-
-def _find_reset(msg: Message) -> _Found | None:
-    """HTML anchors first, then text/plain, then the HTML's visible text."""
-    html_texts: list[str] = []
-    for html in _bodies(msg, "html"):
-        found, visible = _from_html(html)
-        if found is not None:
-            return found
-        html_texts.append(visible)
-    for text in [*_bodies(msg, "plain"), *html_texts]:
-        found = _from_text(text)
-        if found is not None:
-            return found
-    return None
+def _disagreements(found: list[Candidate]) -> list[str]:
+    """Reasons the offers of one mail do not tell the same story."""
+    reasons = []
+    if any(c.hidden for c in found):
+        reasons.append(REASON_HIDDEN_LINK)
+    users = {c.username.casefold() for c in found if c.username}
+    if len(users) > 1:
+        reasons.append(REASON_SEVERAL_USERS)
+    places = {d for c in found if (d := _destination(c)) is not None}
+    if len(places) > 1:
+        reasons.append(REASON_LINKS_DISAGREE)
+    return reasons
 
 
 # --------------------------------------------------------------------------- authentication
@@ -390,27 +217,36 @@ def _verdict(
         subject=_header(msg, "Subject"),
         verified=verified,
     )
-    found = _find_reset(msg)
-    if found is None:
+    found = _find_resets(msg)
+    if not found:
         return base
+    first = next((c for c in found if not c.hidden), found[0])
+    username = first.username or next((c.username for c in found if c.username), None)
+    reasons += _disagreements(found)
     checked: str | None = None
-    if found.href is None:
+    if first.href is None:
         reasons.append(REASON_NO_LINK)
+    elif first.url is None:
+        reasons.append(REASON_MALFORMED_LINK)
     else:
-        unwrapped, _ = unwrap(found.href)
-        checked, link_reasons = check_link(unwrapped, allowed_domain)
+        inner, undone = unwrap(first.href)
+        # A wrapper's inner link comes back in a redirect: its query is UTF-8.
+        query = encoding.UTF8 if undone else first.query_encoding
+        checked, link_reasons = check_link(inner, allowed_domain, query)
         reasons += link_reasons
-        if found.truncated:
+        if first.truncated:
             reasons.append(REASON_MALFORMED_LINK)
+        if first.wrapped:
+            reasons.append(REASON_LINK_WRAPPED)
     if reasons or checked is None:
         return replace(
             base,
             kind=Kind.SUSPICIOUS,
-            username=found.username,
-            url=found.href,
+            username=username,
+            url=first.href,
             reasons=_dedupe(reasons),
         )
-    return replace(base, kind=Kind.RESET, username=found.username, url=checked)
+    return replace(base, kind=Kind.RESET, username=username, url=checked)
 
 
 def parse_message(

@@ -1,9 +1,11 @@
-"""Fetch only the part of a message that matters (issue 5: bytes, not whole mails).
+"""Fetch only the parts of a message that matter (issue 5: bytes, not whole mails).
 
-From a BODYSTRUCTURE, pick the one text part the parser reads (HTML first,
-else plain text), and rebuild a small message from the header fields plus
-that part, so :func:`watcher.parsing.parse_message` sees what it would see
-in the whole mail. Pure functions, no I/O.
+From a BODYSTRUCTURE, pick the text parts the parser reads (every
+``text/html`` and ``text/plain`` part that is not an attachment nor inside an
+attached mail, as :func:`watcher.bodies.text_parts` reads them), and rebuild a
+small message from the header fields plus those parts, so
+:func:`watcher.parsing.parse_message` decides on it exactly as it would on the
+whole mail: the parts must agree there. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -53,14 +55,17 @@ def leaves(structure: Any, path: tuple[int, ...] = ()) -> Iterator[Leaf]:
     yield Leaf(section, f"{kind}/{subtype}", size, _is_attachment(structure))
 
 
-def text_part(structure: Any) -> Leaf | None:
-    """The HTML part, else the plain-text part; ``None`` when there is neither."""
-    found = list(leaves(structure))
-    for wanted in ("text/html", "text/plain"):
-        for leaf in found:
-            if leaf.mime == wanted and not leaf.attachment:
-                return leaf
-    return None
+TEXT_MIMES = ("text/html", "text/plain")
+
+
+def text_parts(structure: Any) -> list[Leaf]:
+    """Every part the parser reads, in the message's order (empty: none)."""
+    return [leaf for leaf in leaves(structure) if leaf.mime in TEXT_MIMES and not leaf.attachment]
+
+
+def section_key(section: str) -> tuple[int, ...]:
+    """``"1.10"`` after ``"1.2"``: sections in the message's order."""
+    return tuple(int(p) for p in section.split(".") if p.isdigit())
 
 
 def _is_attachment(structure: Sequence[Any]) -> bool:
@@ -92,18 +97,37 @@ _CONTENT_HEADER = re.compile(
 )
 
 
-def assemble(header_fields: bytes, part_mime: bytes | None, body: bytes) -> bytes:
-    """A message made of the fetched header fields and one part.
+def assemble(header_fields: bytes, fetched: Sequence[tuple[bytes | None, bytes]]) -> bytes:
+    """A message made of the fetched header fields and its text parts.
 
-    For a multipart mail the top-level ``Content-Type: multipart/...`` is
-    replaced by the part's own MIME header (``BODY[n.MIME]``); a single-part
-    mail keeps its header as it is.
+    ``fetched`` holds ``(BODY[n.MIME], BODY[n])`` per part, in order. A
+    single-part mail (``BODY[TEXT]``, no MIME header of its own) keeps its
+    header as it is. Otherwise the top-level ``Content-Type`` is replaced: by
+    the one part's own MIME header, or by a ``multipart/mixed`` holding them all.
     """
     head = header_fields.rstrip(b"\r\n").split(b"\r\n") if header_fields.strip() else []
-    if part_mime is not None:
-        head = _without_content_headers(head)
-        head += [b"MIME-Version: 1.0", *part_mime.rstrip(b"\r\n").split(b"\r\n")]
-    return b"\r\n".join(head) + b"\r\n\r\n" + body
+    if len(fetched) == 1 and fetched[0][0] is None:
+        return b"\r\n".join(head) + b"\r\n\r\n" + fetched[0][1]
+    head = [*_without_content_headers(head), b"MIME-Version: 1.0"]
+    if len(fetched) == 1:
+        mime, body = fetched[0]
+        head += (mime or b"").rstrip(b"\r\n").split(b"\r\n")
+        return b"\r\n".join(head) + b"\r\n\r\n" + body
+    boundary = _boundary([body for _, body in fetched])
+    head.append(b'Content-Type: multipart/mixed; boundary="' + boundary + b'"')
+    out = [b"\r\n".join(head), b""]
+    for mime, body in fetched:
+        out += [b"--" + boundary, (mime or b"").rstrip(b"\r\n"), b"", body]
+    out.append(b"--" + boundary + b"--")
+    return b"\r\n".join(out) + b"\r\n"
+
+
+def _boundary(bodies: Sequence[bytes]) -> bytes:
+    """A boundary that occurs in none of ``bodies`` (RFC 2046, section 5.1.1)."""
+    n = 0
+    while any(b"secop-watcher-%d" % n in body for body in bodies):
+        n += 1
+    return b"=_secop-watcher-%d" % n
 
 
 def _without_content_headers(lines: Sequence[bytes]) -> list[bytes]:

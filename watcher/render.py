@@ -175,8 +175,7 @@ def report_text(report: Report, lang: str, *, sender: str, max_age_hours: float)
                 hours=f"{max_age_hours:g}",
             )
         )
-    if report.superseded:
-        lines.append(t("superseded.line", lang, count=len(report.superseded)))
+    lines += superseded_lines(report.superseded, lang)
     if report.unopened:
         newest = report.unopened[0].received
         lines.append(
@@ -194,6 +193,22 @@ def report_text(report: Report, lang: str, *, sender: str, max_age_hours: float)
     lines += [t(f"notice.{w.code}", lang, detail=w.detail) for w in report.warnings]
     lines.append(t("checked.folders", lang, folders=", ".join(report.folders) or "-"))
     return "\n".join(lines)
+
+
+def superseded_lines(links: Sequence[Link], lang: str) -> list[str]:
+    """One line per SECOP user whose older links were replaced, newest user first."""
+    counts: dict[str | None, list[Link]] = {}
+    for link in links:
+        counts.setdefault(link.username.casefold() if link.username else None, []).append(link)
+    return [
+        t(
+            "superseded.line",
+            lang,
+            user=same[0].username or t("user.unknown", lang),
+            count=len(same),
+        )
+        for same in counts.values()
+    ]
 
 
 def suspicious_line(s: Suspicious, lang: str, sender: str) -> str:
