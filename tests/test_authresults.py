@@ -15,8 +15,13 @@ from tests.mailfactory import prepend_headers, reset_mail, reset_url
 from watcher.authresults import (
     DEFAULT_TRUSTED_AUTHSERV_IDS,
     MICROSOFT,
+    REASON_AUTH_FAILED,
+    REASON_AUTH_UNREADABLE,
+    REASON_DMARC_OTHER_FROM,
+    Assessment,
     AuthResults,
     MethodResult,
+    assess,
     parse_header,
     sender_verified,
     trusted_block,
@@ -273,10 +278,8 @@ def test_microsoft_dmarc_fail_with_action_is_false() -> None:
             True,
         ),
         ("mx.google.com; dkim=fail header.d=other.example", None),
-        ("mx.google.com; dmarc=fail header.from=other.example", None),
         ("mx.google.com; dkim=pass header.d=secop.gov.co.evil.example", None),
         ("mx.google.com; dkim=pass header.d=evilsecop.gov.co", None),
-        ("mx.google.com; dmarc=pass header.from=evil.example", None),
         ("mx.google.com; spf=pass smtp.mailfrom=registro@secop.gov.co", None),
         ("mx.google.com; dmarc=temperror header.from=secop.gov.co", None),
         ("mx.google.com; none", None),
@@ -284,6 +287,15 @@ def test_microsoft_dmarc_fail_with_action_is_false() -> None:
 )
 def test_results_about_the_domain_only(value: str, expected: bool | None) -> None:
     assert verified([ar(value)]) is expected
+
+
+@pytest.mark.parametrize("result", ["pass", "fail", "none"])
+def test_dmarc_about_the_mails_own_other_from_is_no_verdict_on_the_domain(result: str) -> None:
+    # A mail from evil.example (the caller flags sender_mismatch): its DMARC result
+    # is about its own From, not about secop.gov.co.
+    headers = [ar(f"mx.google.com; dmarc={result} header.from=evil.example")]
+    expected = False if result == "fail" else None
+    assert verified(headers, from_domain="evil.example") is expected
 
 
 def test_dmarc_without_header_from_uses_the_from_domain() -> None:
@@ -389,6 +401,279 @@ def test_defaults() -> None:
     assert WatchConfig().trusted_authserv_ids == DEFAULT_TRUSTED_AUTHSERV_IDS
 
 
+# --------------------------------------------------------------------------- assess: reasons
+
+FAIL = REASON_AUTH_FAILED
+OTHER = REASON_DMARC_OTHER_FROM
+UNREADABLE = REASON_AUTH_UNREADABLE
+
+
+def judge(headers: list[tuple[str, str]], **kw: object) -> Assessment:
+    kw.setdefault("from_domain", DOMAIN)
+    return assess(headers, domain=DOMAIN, **kw)  # type: ignore[arg-type]
+
+
+def test_assessment_shapes() -> None:
+    assert judge([]) == Assessment(None, ())
+    assert judge([*GMAIL_TOP, ar(GMAIL_PASS)]) == Assessment(True, ())
+    assert judge([ar("mx.google.com; dmarc=fail header.from=secop.gov.co")]) == Assessment(
+        False, (FAIL,)
+    )
+    assert assess([ar(GMAIL_PASS)], domain="") == Assessment(None, ())
+
+
+@pytest.mark.parametrize("result", ["pass", "bestguesspass", "fail", "none", "temperror"])
+@pytest.mark.parametrize("header_from", ["attacker.example", "mail.secop.gov.co", "gov.co"])
+def test_dmarc_for_another_from_is_suspicious(result: str, header_from: str) -> None:
+    """The provider checked a From that is not this mail's: its verdict is about
+    another From, and a pass for it must never pass as the genuine sender's."""
+    headers = [*GMAIL_TOP, ar(f"mx.google.com; dmarc={result} header.from={header_from}")]
+    assert judge(headers) == Assessment(False, (OTHER,))
+    # Even next to a DKIM pass by the domain, or below a genuine DMARC pass.
+    dkim = (
+        f"mx.google.com; dkim=pass header.d=secop.gov.co; dmarc={result} header.from={header_from}"
+    )
+    assert judge([ar(dkim)]) == Assessment(False, (OTHER,))
+    below = [ar(GMAIL_PASS), ar(f"mx.google.com; dmarc={result} header.from={header_from}")]
+    assert judge(below) == Assessment(False, (OTHER,))
+
+
+def test_dmarc_other_from_compares_with_the_mails_from() -> None:
+    value = "mx.google.com; dmarc=pass header.from=Notificaciones.SECOP.gov.co."
+    # The From itself is on the subdomain: the same From, a pass within the domain.
+    assert judge([ar(value)], from_domain="notificaciones.secop.gov.co") == Assessment(True)
+    assert judge([ar(value)], from_domain="registro@notificaciones.secop.gov.co").verified is True
+    # The From is the parent domain: the provider checked another one.
+    assert judge([ar(value)]) == Assessment(False, (OTHER,))
+    # No From known: a header.from within the domain is taken as the mail's.
+    assert judge([ar(value)], from_domain=None) == Assessment(True)
+    assert judge([ar("mx.google.com; dmarc=pass header.from=x.example")], from_domain=None) == (
+        Assessment(False, (OTHER,))
+    )
+
+
+def test_two_dmarc_results_one_for_another_from() -> None:
+    value = (
+        "mx.google.com; dmarc=pass header.from=secop.gov.co;"
+        " dmarc=pass header.from=attacker.example"
+    )
+    assert judge([ar(value)]) == Assessment(False, (OTHER,))
+
+
+def test_dmarc_fail_and_other_from_are_both_reported() -> None:
+    value = "mx.google.com; dmarc=fail header.from=secop.gov.co; dmarc=none header.from=x.example"
+    assert judge([ar(value)]) == Assessment(False, (FAIL, OTHER))
+
+
+def test_the_forged_reset_with_another_header_from_is_suspicious() -> None:
+    raw = mail(["mx.google.com; dkim=none; dmarc=pass header.from=attacker.example"])
+    verdict = parse(raw)
+    assert verdict.kind is Kind.SUSPICIOUS
+    assert verdict.verified is False
+    assert verdict.reasons  # auth_failed through sender_verified; its own code through assess
+
+
+# --------------------------------------------------------------------------- missing properties
+
+
+@pytest.mark.parametrize("from_domain", [DOMAIN, None, "evil.example"])
+def test_dmarc_fail_without_header_from_is_a_failure(from_domain: str | None) -> None:
+    assert judge([ar("mx.google.com; dmarc=fail")], from_domain=from_domain) == Assessment(
+        False, (FAIL,)
+    )
+    assert judge([ar("mx.google.com; dmarc=fail header.from=")], from_domain=from_domain) == (
+        Assessment(False, (FAIL,))
+    )
+
+
+def test_dmarc_fail_without_header_from_makes_a_reset_suspicious() -> None:
+    verdict = parse(mail(["mx.google.com; dkim=none; dmarc=fail (p=NONE)"]))
+    assert (verdict.kind, verdict.verified) == (Kind.SUSPICIOUS, False)
+
+
+def test_dkim_fail_naming_no_signer_is_a_failure_unless_the_top_passes() -> None:
+    assert judge([ar("mx.google.com; dkim=fail")]) == Assessment(False, (FAIL,))
+    assert judge([ar("mx.google.com; dkim=fail; dkim=pass header.d=secop.gov.co")]) == (
+        Assessment(True)
+    )
+
+
+# --------------------------------------------------------------------------- unbalanced
+
+UNBALANCED = [
+    pytest.param(
+        "mx.google.com; dkim=pass header.d=secop.gov.co (comment ;"
+        " dmarc=fail header.from=secop.gov.co",
+        (FAIL, UNREADABLE),
+        id="comment-swallows-dmarc-fail",
+    ),
+    pytest.param(
+        "mx.google.com; dkim=pass (comment ; dmarc=fail header.from=secop.gov.co",
+        (FAIL, UNREADABLE),
+        id="the-briefs-example",
+    ),
+    pytest.param(
+        'mx.google.com; dkim=pass header.d=secop.gov.co; spf=pass smtp.mailfrom="x;'
+        " dmarc=fail header.from=secop.gov.co",
+        (FAIL, UNREADABLE),
+        id="quote-swallows-dmarc-fail",
+    ),
+    pytest.param(
+        "mx.google.com; dkim=pass header.d=secop.gov.co; dmarc=pass header.from=secop.gov.co (",
+        (UNREADABLE,),
+        id="unclosed-at-the-end",
+    ),
+    pytest.param(
+        "mx.google.com; spf=pass (x (y) smtp.mailfrom=a@x.example; dmarc=pass"
+        " header.from=secop.gov.co",
+        (UNREADABLE,),
+        id="nested-never-closes",
+    ),
+    pytest.param(
+        "mx.google.com; dkim=pass header.d=secop.gov.co) ; dmarc=pass header.from=secop.gov.co",
+        (UNREADABLE,),
+        id="stray-closing",
+    ),
+    pytest.param(
+        "mx.google.com; dkim=pass header.d=secop.gov.co (a\\) ;"
+        " dmarc=fail header.from=secop.gov.co",
+        (FAIL, UNREADABLE),
+        id="escaped-closing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("value", "reasons"), UNBALANCED)
+def test_unbalanced_header_never_hides_a_result(value: str, reasons: tuple[str, ...]) -> None:
+    assert judge([*GMAIL_TOP, ar(value)]) == Assessment(False, reasons)
+    # Second in the block (possibly the sender's own), it still only makes it worse.
+    assert judge([ar(GMAIL_PASS), ar(value)]) == Assessment(False, reasons)
+    parsed = parse_header(value)
+    assert parsed is not None
+    assert parsed.balanced is False
+
+
+def test_balanced_comments_and_quotes_are_fine() -> None:
+    value = (
+        'mx.google.com; dkim=pass (ok (nested) \\( escaped) header.d="secop.gov.co";'
+        ' spf=pass smtp.mailfrom="a;(b"; dmarc=pass (p=NONE) header.from=secop.gov.co'
+    )
+    assert judge([ar(value)]) == Assessment(True)
+    parsed = parse_header(value)
+    assert parsed is not None
+    assert parsed.balanced is True
+    assert trusted_block([ar(value)]) == [parsed]
+
+
+def test_unbalanced_header_below_the_block_does_not_count() -> None:
+    headers = [ar(GMAIL_PASS), ("Received", "from x by relay.evil.example"), ar("mx.google.com; (")]
+    assert judge(headers) == Assessment(True)
+
+
+def test_a_quoted_value_before_a_semicolon_ends_there() -> None:
+    for value in (
+        'mx.google.com; dkim=pass header.d="secop.gov.co";dmarc=fail header.from=secop.gov.co',
+        'mx.google.com; spf=pass smtp.mailfrom="registro@secop.gov.co";dmarc=fail',
+    ):
+        parsed = parse_header(value)
+        assert parsed is not None
+        assert [(r.method, r.result) for r in parsed.results][-1] == ("dmarc", "fail")
+        assert judge([ar(value)]) == Assessment(False, (FAIL,))
+
+
+HELO_HOP = "from x( (rdns.example. [192.0.2.7]) by mx.google.com with ESMTPS id 1"
+
+
+def test_an_unbalanced_received_never_hides_a_failure() -> None:
+    """Sender-controlled text (a HELO name) in the provider's own hop must not
+    make the hop look foreign and so hide the provider's verdict below it."""
+    fail = ar("mx.google.com; dmarc=fail header.from=secop.gov.co")
+    assert judge([("Received", HELO_HOP), fail]) == Assessment(False, (FAIL,))
+    # ... nor let a pass through: trusted for a pass only if both readings agree.
+    assert judge([("Received", HELO_HOP), ar(GMAIL_PASS)]) == Assessment(None)
+    both = "from x by mx.google.com with ESMTPS (unclosed"
+    assert judge([("Received", both), ar(GMAIL_PASS)]) == Assessment(True)
+    split = "from (by relay.evil.example) x by mx.google.com ("
+    assert judge([("Received", split), ar(FORGED_PASS)]) == Assessment(None)
+    assert trusted_block([("Received", split), ar(FORGED_PASS)]) == []
+
+
+# --------------------------------------------------------------------------- hop domains
+
+
+@pytest.mark.parametrize(
+    ("trusted", "host", "expected"),
+    [
+        (("mx.google.com",), "relay.google.com", True),
+        (("mx.google.com",), "google.com", True),
+        (("mx.google.com",), "mx.evil.com", None),
+        (("mx.google.com",), "evilgoogle.com", None),
+        (("mx.google.com",), "google.com.evil.example", None),
+        (("mx.google.com",), "com", None),
+        (("example.org",), "mx.example.org", True),
+        (("example.org",), "evil.org", None),
+        (("atlas*.yahoo.com",), "x.yahoo.com", True),
+        (("atlas*.yahoo.com",), "evil.com", None),
+        (("atlas*.yahoo.com",), "yahoo.com.evil.example", None),
+        (("smtp*-eu.example.org",), "relay.eu.example.org", True),
+        (("smtp*-eu.example.org",), "relay.example.org", None),
+    ],
+)
+def test_a_trusted_id_trusts_its_own_domain_only(
+    trusted: tuple[str, ...], host: str, expected: bool | None
+) -> None:
+    forged = FORGED_PASS.replace("mx.google.com", trusted[0].replace("*", "1"))
+    headers = [("Received", f"from mail.evil.example by {host} with ESMTP"), ar(forged)]
+    assert judge(headers, trusted=trusted).verified is expected
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("x.outlook.com", True), ("x.office365.com", True), ("outlook.com.evil.example", None)],
+)
+def test_microsoft_hop_domains(host: str, expected: bool | None) -> None:
+    idless = "dkim=pass header.d=secop.gov.co;dmarc=pass action=none header.from=secop.gov.co"
+    headers = [("Received", f"from a by {host}"), ar(idless)]
+    assert judge(headers, trusted=(MICROSOFT,)).verified is expected
+
+
+# --------------------------------------------------------------------------- only worse below
+
+
+@pytest.mark.parametrize(
+    ("below", "expected"),
+    [
+        ("mx.google.com; dmarc=pass header.from=secop.gov.co", Assessment(False, (FAIL,))),
+        ("mx.google.com; dkim=pass header.d=secop.gov.co", Assessment(False, (FAIL,))),
+        ("mx.google.com; dmarc=fail header.from=secop.gov.co", Assessment(False, (FAIL,))),
+    ],
+)
+def test_a_second_header_never_cancels_a_failure_on_top(below: str, expected: Assessment) -> None:
+    for top in (
+        "mx.google.com; dmarc=fail header.from=secop.gov.co",
+        "mx.google.com; dkim=fail header.d=secop.gov.co",
+    ):
+        assert judge([ar(top), ar(below)]) == expected
+
+
+def test_a_duplicate_of_the_top_changes_nothing() -> None:
+    assert judge([ar(GMAIL_PASS), ar(GMAIL_PASS)]) == Assessment(True)
+    assert judge([ar(GMAIL_NONE), ar(GMAIL_NONE)]) == Assessment(None)
+    other = "mx.google.com; dmarc=pass header.from=attacker.example"
+    assert judge([ar(other), ar(other)]) == Assessment(False, (OTHER,))
+
+
+def test_a_pass_below_a_dkim_failure_on_top_no_longer_cancels_it() -> None:
+    """The mutant that survived: the block's passes (not the top's) excused a DKIM failure."""
+    headers = [ar("mx.google.com; dkim=fail header.d=secop.gov.co"), ar(FORGED_PASS)]
+    assert judge(headers) == Assessment(False, (FAIL,))
+    assert verified(headers, from_domain=DOMAIN) is False
+
+
+RANK = {False: 0, None: 1, True: 2}
+TOPS = [GMAIL_PASS, GMAIL_NONE, FORGED_PASS, "mx.google.com; dkim=fail header.d=secop.gov.co"]
+
+
 # --------------------------------------------------------------------------- never raises
 
 header_names = st.sampled_from(
@@ -441,6 +726,39 @@ def test_sender_verified_never_raises(headers: list[tuple[str, str]]) -> None:
         False,
         None,
     )
+    for kw in ({}, {"trusted": ("*", MICROSOFT)}, {"from_domain": None}):
+        assessment = judge(headers, **kw)
+        assert assessment.verified in (True, False, None)
+        assert (assessment.verified is False) == bool(assessment.reasons)
+        assert set(assessment.reasons) <= {FAIL, OTHER, UNREADABLE}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(TOPS), st.one_of(ar_like, st.text(max_size=120)))
+def test_a_header_right_below_the_top_only_makes_it_worse(top: str, value: str) -> None:
+    before = judge([*GMAIL_TOP, ar(top)])
+    after = judge([*GMAIL_TOP, ar(top), ar("mx.google.com; " + value)])
+    assert RANK[after.verified] <= RANK[before.verified]
+    assert set(before.reasons) <= set(after.reasons)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(TOPS),
+    st.lists(st.tuples(header_names, st.one_of(ar_like, st.text(max_size=80))), max_size=5),
+)
+def test_nothing_below_the_next_hop_changes_the_verdict(
+    top: str, extra: list[tuple[str, str]]
+) -> None:
+    base = [*GMAIL_TOP, ar(top)]
+    assert judge([*base, ("Received", "from evil by relay.evil.example"), *extra]) == judge(base)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(ar_like, st.text(max_size=120)))
+def test_no_text_before_a_dmarc_fail_can_hide_it(value: str) -> None:
+    header = ar("mx.google.com; " + value + "; dmarc=fail header.from=secop.gov.co")
+    assert judge([*GMAIL_TOP, header]).verified is False
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -240,3 +240,19 @@ def test_assembled_parts_parse_as_the_whole_mail() -> None:
             fetched.append((mime, body))
     rebuilt = parse_message(assemble(head + b"\r\n", fetched))
     assert (rebuilt.kind, rebuilt.reasons, rebuilt.url) == (whole.kind, whole.reasons, whole.url)
+
+
+def test_every_reason_code_has_spanish_and_english_words() -> None:
+    from watcher import i18n, links, parsing
+
+    codes = {
+        value
+        for module in (parsing, links)
+        for name, value in vars(module).items()
+        if name.startswith("REASON_") and isinstance(value, str)
+    }
+    assert {"hidden_link", "links_disagree", "several_users", "link_wrapped"} <= codes
+    assert {"auth_failed", "dmarc_other_from", "auth_unreadable"} <= codes
+    missing = sorted(c for c in codes if f"reason.{c}" not in i18n.MESSAGES)
+    assert missing == []
+    assert all(all(i18n.MESSAGES[f"reason.{c}"]) for c in codes)

@@ -1,49 +1,57 @@
 """Sender authentication from the receiving provider's ``Authentication-Results`` (RFC 8601).
 
-Pure functions: no I/O, no DNS. Nothing here raises on garbage: a header that
-cannot be read is "no result", never an exception.
+Pure functions: no I/O, no DNS; nothing raises on garbage.
 
-Which headers count ("topmost")
--------------------------------
-Every hop *prepends* its headers, so the receiving provider's own headers sit
-above everything the sender wrote, and a sender can add any header it likes,
-forged ``Authentication-Results`` included, below them. The headers are read
-top to bottom:
+Which headers count: the trusted block
+--------------------------------------
+Every hop *prepends* its headers: the receiving provider's own sit above
+everything the sender wrote, and the sender can add anything below them,
+forged ``Authentication-Results`` included. Read top to bottom:
 
-1. ``Received`` headers above the first ``Authentication-Results`` must come
-   from the provider: a ``Received`` whose ``by`` host is outside the trusted
-   providers' domains (or that names a ``from`` hop but only an IP literal as
-   ``by``) is an untrusted hop, and nothing below it counts. Internal hops with
-   no ``from`` and an IP literal ``by`` (Gmail's ``Received: by 2002:a05:…``)
-   are neutral. A trusted id also trusts ``Received`` hops in its domain: the id
-   minus its first label (``mx.google.com`` → ``google.com``), or what follows
-   the last ``*`` of a pattern (``atlas*.yahoo.com`` → ``yahoo.com``); the
-   ``microsoft`` token trusts ``outlook.com``, ``office365.com``,
-   ``exchangelabs.com`` and ``microsoft.com``.
-2. The topmost ``Authentication-Results`` must carry a trusted authserv-id;
-   otherwise (a foreign or forged header on top, or one that cannot be read)
-   no header counts.
-3. The *trusted block* is that header plus the ``Authentication-Results``
-   right below it with the same trusted id and no ``Received`` in between
-   (several milters of one provider may each write one).
-4. ``verified`` (``True``) needs a DMARC pass for the sender's domain or a
-   DKIM pass signed by it (``header.d``, else ``header.i``), a subdomain
-   included, **in the topmost header itself**: a header right below it could be
-   the sender's forgery, so it may only make things worse. An explicit failure
-   anywhere in the block (``dmarc=fail`` for the domain; ``dkim=fail`` by the
-   domain with no DKIM or DMARC pass for it) gives ``False``, which wins over a
-   pass. Anything else is ``None`` (unverified).
+1. ``Received`` above the first ``Authentication-Results`` must be the
+   provider's: a ``by`` host outside the trusted domains (or a ``from`` hop
+   with only an IP literal as ``by``) is an untrusted hop, and nothing below it
+   counts; no ``from`` and an IP-literal ``by`` (Gmail's ``by 2002:a05:…``) is
+   neutral. A trusted id trusts hops in its domain: the id minus its first
+   label when it has three or more (``mx.google.com`` → ``google.com``, never
+   ``com``), what follows the last ``*`` of a pattern (``atlas*.yahoo.com`` →
+   ``yahoo.com``); ``microsoft``: ``outlook.com``, ``office365.com``,
+   ``exchangelabs.com``, ``microsoft.com``.
+2. The topmost ``Authentication-Results`` must carry a trusted authserv-id,
+   else no header counts (a forged or foreign one on top, or an unreadable one).
+3. The block is that header plus those right below it with the same id and no
+   ``Received`` in between (several milters of one provider may each write one).
 
-Microsoft 365 writes no authserv-id (``Authentication-Results: spf=pass
-(sender IP is …) smtp.mailfrom=…; dkim=pass … header.d=…; dmarc=pass
-action=none header.from=…;compauth=pass reason=100``). Such an id-less header
-is trusted only when the special entry ``"microsoft"`` is among the trusted
-ids. ``dmarc=bestguesspass`` (the domain publishes no DMARC record but the
-message would pass) counts as a pass; ``compauth`` is read but not used.
+The verdict (:func:`assess`)
+----------------------------
+A header below the topmost could be the sender's forgery: it may only make
+things worse. ``True`` needs a DMARC pass for the sender's domain or a DKIM pass
+signed by it (``header.d``, else ``header.i``; subdomains too) **in the topmost
+header**, and no reason. ``False`` comes with reasons, from any header of the
+block (a pass never cancels them, except as said for DKIM):
 
-Trusted ids are exact (case-insensitive) or patterns where ``*`` matches any
-run of characters (Yahoo's ids vary: ``atlas-production.v2-mail-prod1-bf1.
-omega.yahoo.com``, ``atlas206.free.mail.ne1.yahoo.com``, …).
+* ``auth_failed``: ``dmarc=fail`` about the message's From, or without
+  ``header.from`` (DMARC is about the From whatever it is); ``dkim=fail``
+  signed by the domain or naming no signer, unless the *topmost* header passes.
+* ``dmarc_other_from``: any DMARC result for a ``header.from`` that is not the
+  message's From domain (``from_domain``; not given: not within ``domain``):
+  the provider judged another From (a second From field, one we do not see).
+* ``auth_unreadable``: a header of the block whose comments or quotes do not
+  balance. Providers write balanced headers; sender-controlled text (a HELO
+  name, a From domain) broke this one, so it fails by itself, and it is read
+  both ways (an unclosed ``(`` or ``"`` runs to the end; parentheses and that
+  quote ignored): the failures of both count, a comment never hides a result.
+
+Anything else is ``None`` (unverified). An unbalanced ``Received`` is read both
+ways too: its hop is trusted when looking for failures if either reading
+trusts it, when looking for a pass only if both do.
+
+Microsoft 365 writes no authserv-id (``spf=pass (sender IP is …)
+smtp.mailfrom=…; dkim=pass … header.d=…; dmarc=pass action=none
+header.from=…;compauth=pass reason=100``): such a header is trusted only with
+``"microsoft"`` among the trusted ids. ``dmarc=bestguesspass`` is a pass;
+``compauth`` is read, not used. Trusted ids are exact (any case) or patterns,
+``*`` matching any run (Yahoo's vary: ``atlas206.free.mail.ne1.yahoo.com``, …).
 """
 
 from __future__ import annotations
@@ -56,8 +64,13 @@ from dataclasses import dataclass, field
 __all__ = [
     "DEFAULT_TRUSTED_AUTHSERV_IDS",
     "MICROSOFT",
+    "REASON_AUTH_FAILED",
+    "REASON_AUTH_UNREADABLE",
+    "REASON_DMARC_OTHER_FROM",
+    "Assessment",
     "AuthResults",
     "MethodResult",
+    "assess",
     "parse_header",
     "sender_verified",
     "trusted_block",
@@ -68,6 +81,10 @@ MICROSOFT = "microsoft"
 
 DEFAULT_TRUSTED_AUTHSERV_IDS: tuple[str, ...] = ("mx.google.com", MICROSOFT, "atlas*.yahoo.com")
 """Gmail and Google Workspace, Microsoft 365 and Outlook.com, Yahoo and AOL."""
+
+REASON_AUTH_FAILED = "auth_failed"
+REASON_DMARC_OTHER_FROM = "dmarc_other_from"
+REASON_AUTH_UNREADABLE = "auth_unreadable"
 
 _MICROSOFT_DOMAINS = ("outlook.com", "office365.com", "exchangelabs.com", "microsoft.com")
 _AR = "authentication-results"
@@ -84,18 +101,27 @@ class MethodResult:
     props: tuple[tuple[str, str], ...] = ()  # (lower-case "ptype.property", value)
 
     def prop(self, name: str) -> str | None:
-        for key, value in self.props:
-            if key == name:
-                return value
-        return None
+        return next((value for key, value in self.props if key == name), None)
 
 
 @dataclass(frozen=True)
 class AuthResults:
-    """One parsed header. ``authserv_id`` is None for Microsoft's id-less form."""
+    """One parsed header. ``authserv_id`` is None for Microsoft's id-less form;
+    ``balanced`` is False when its comments or quotes do not balance."""
 
     authserv_id: str | None
     results: tuple[MethodResult, ...] = field(default_factory=tuple)
+    balanced: bool = True
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """``verified``: True (the provider verified the domain), False (``reasons``
+    says why not: ``auth_failed``, ``dmarc_other_from``, ``auth_unreadable``),
+    None (no trusted result about it)."""
+
+    verified: bool | None
+    reasons: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- lexing
@@ -107,14 +133,17 @@ class _Tok:
     quoted: bool = False
 
 
-def _segments(value: str) -> list[list[_Tok]]:
-    """Split on ``;`` into token lists; comments dropped, quotes honoured, ``=`` a token.
+def _segments(value: str, *, loose: bool = False) -> tuple[list[list[_Tok]], bool]:
+    """Split on ``;`` into token lists (quotes honoured, ``=`` a token) and tell
+    whether comments and quotes balance.
 
-    Linear in the length of ``value``; unbalanced quotes or parentheses just
-    end at the end of the text.
+    Strict: comments are dropped; an unclosed ``(`` or ``"`` runs to the end.
+    ``loose``: parentheses only separate (comment text is read), and from an
+    unclosed ``"`` on quotes only separate. Linear in the length of ``value``.
     """
     segments: list[list[_Tok]] = [[]]
     atom: list[str] = []
+    balanced, quotes = True, True
     i, n = 0, len(value)
 
     def flush() -> None:
@@ -124,7 +153,7 @@ def _segments(value: str) -> list[list[_Tok]]:
 
     while i < n:
         ch = value[i]
-        if ch == "(":
+        if ch == "(" and not loose:
             flush()
             depth = 1
             i += 1
@@ -137,18 +166,25 @@ def _segments(value: str) -> list[list[_Tok]]:
                 elif c == ")":
                     depth -= 1
                 i += 1
+            balanced = balanced and not depth
             continue
-        if ch == '"':
+        if ch == '"' and quotes:
             flush()
             text: list[str] = []
-            i += 1
-            while i < n and value[i] != '"':
-                if value[i] == "\\" and i + 1 < n:
+            j = i + 1
+            while j < n and value[j] != '"':
+                if value[j] == "\\" and j + 1 < n:
+                    j += 1
+                text.append(value[j])
+                j += 1
+            if j >= n:  # the quote never closes
+                balanced = False
+                quotes = not loose
+                if loose:
                     i += 1
-                text.append(value[i])
-                i += 1
+                    continue
             segments[-1].append(_Tok("".join(text), quoted=True))
-            i += 1
+            i = j + 1
             continue
         if ch == ";":
             flush()
@@ -156,13 +192,14 @@ def _segments(value: str) -> list[list[_Tok]]:
         elif ch == "=":
             flush()
             segments[-1].append(_Tok("="))
-        elif ch.isspace():
+        elif ch.isspace() or ch in '()"':  # a stray ")", or loose reading
             flush()
+            balanced = balanced and (ch != ")" or loose)
         else:
             atom.append(ch)
         i += 1
     flush()
-    return segments
+    return segments, balanced
 
 
 def _is_eq(tok: _Tok) -> bool:
@@ -188,15 +225,7 @@ def _resinfo(tokens: list[_Tok]) -> MethodResult | None:
     return MethodResult(method, tokens[2].text.lower(), tuple(props))
 
 
-def parse_header(value: str) -> AuthResults | None:
-    """Parse one ``Authentication-Results`` value; None when it cannot be understood.
-
-    The first ``;``-separated part is the authserv-id (an optional version
-    after it is ignored) unless it already reads ``method=result`` (Microsoft's
-    id-less form). Parts that are not ``method=result`` (``none``, stray
-    domain names Microsoft sometimes appends) are skipped.
-    """
-    segments = _segments(value)
+def _parse(segments: list[list[_Tok]], balanced: bool) -> AuthResults | None:
     first = segments[0]
     if not first:
         return None
@@ -212,7 +241,25 @@ def parse_header(value: str) -> AuthResults | None:
     results = tuple(r for r in (_resinfo(s) for s in rest) if r is not None)
     if authserv_id is None and not results:
         return None
-    return AuthResults(authserv_id, results)
+    return AuthResults(authserv_id, results, balanced)
+
+
+def parse_header(value: str) -> AuthResults | None:
+    """Parse one ``Authentication-Results`` value; None when it cannot be understood.
+
+    The first ``;``-separated part is the authserv-id (an optional version
+    after it is ignored) unless it already reads ``method=result`` (Microsoft's
+    id-less form). Parts that are not ``method=result`` (``none``, stray
+    domain names Microsoft sometimes appends) are skipped. An unbalanced
+    header is read the strict way, with ``balanced=False``.
+    """
+    return _parse(*_segments(value))
+
+
+def _lexings(value: str) -> list[tuple[list[list[_Tok]], bool]]:
+    """The strict reading and, when ``value`` does not balance, the loose one too."""
+    strict = _segments(value)
+    return [strict] if strict[1] else [strict, (_segments(value, loose=True)[0], False)]
 
 
 # --------------------------------------------------------------------------- trust
@@ -251,9 +298,7 @@ def _hop_domains(trusted: Sequence[str]) -> tuple[str, ...]:
 
 
 def _is_ip_literal(host: str) -> bool:
-    text = host.strip("[]")
-    if text.lower().startswith("ipv6:"):
-        text = text[5:]
+    text = host.strip("[]").lower().removeprefix("ipv6:")
     if ":" in text:
         return True
     try:
@@ -263,10 +308,9 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
-def _received_trust(value: str, domains: Sequence[str]) -> bool | None:
+def _hop(segments: list[list[_Tok]], domains: Sequence[str]) -> bool | None:
     """True: a trusted hop; None: neutral (internal, IP literal); False: untrusted."""
-    words = [t.text for seg in _segments(value) for t in seg if not t.quoted]
-    lowered = [w.lower() for w in words]
+    lowered = [t.text.lower() for seg in segments for t in seg if not t.quoted]
     has_from = bool(lowered) and lowered[0] == "from"
     host = ""
     if "by" in lowered:
@@ -277,13 +321,12 @@ def _received_trust(value: str, domains: Sequence[str]) -> bool | None:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
-def trusted_block(
-    headers: Iterable[tuple[str, str]], trusted: Sequence[str] = DEFAULT_TRUSTED_AUTHSERV_IDS
+def _walk(
+    headers: Iterable[tuple[str, str]], trusted: Sequence[str], *, cautious: bool
 ) -> list[AuthResults]:
-    """The provider's own headers, topmost first (empty: no trusted result).
-
-    ``headers`` are ``(name, value)`` pairs in message order (top first).
-    """
+    """The block. ``cautious`` (for a pass): a hop must be trusted under every
+    reading, a header read the strict way. Otherwise (for failures): a hop under
+    any reading, a header's results from every reading."""
     domains = _hop_domains(trusted)
     block: list[AuthResults] = []
     entry: str | None = None
@@ -292,56 +335,112 @@ def trusted_block(
         if key == _RECEIVED:
             if block:
                 break  # the block ends at the next hop
-            if _received_trust(value, domains) is False:
+            trust = {_hop(segments, domains) for segments, _ in _lexings(value)}
+            if (False in trust) if cautious else (trust == {False}):
                 break  # an untrusted hop: what lies below is not the provider's
         elif key == _AR:
-            parsed = parse_header(value)
-            if parsed is None:
-                break  # unreadable: whose it is cannot be told
-            matched = _match_entry(parsed.authserv_id, trusted)
-            if matched is None or (entry is not None and matched != entry):
-                break
-            entry = matched
-            block.append(parsed)
+            lexings = _lexings(value)[: 1 if cautious else 2]
+            readings = [r for r in (_parse(*lexed) for lexed in lexings) if r]
+            matched = [(r, _match_entry(r.authserv_id, trusted)) for r in readings]
+            kept = [(r, m) for r, m in matched if m is not None and entry in (None, m)]
+            if not kept:
+                break  # unreadable, or not the same trusted id: whose it is cannot be told
+            entry = kept[0][1]
+            results = tuple(res for r, _ in kept for res in r.results)
+            block.append(AuthResults(kept[0][0].authserv_id, results, kept[0][0].balanced))
     return block
+
+
+def trusted_block(
+    headers: Iterable[tuple[str, str]], trusted: Sequence[str] = DEFAULT_TRUSTED_AUTHSERV_IDS
+) -> list[AuthResults]:
+    """The provider's own headers, topmost first (empty: no trusted result),
+    as read when looking for a pass. ``headers``: ``(name, value)`` pairs in
+    message order (top first)."""
+    return _walk(headers, trusted, cautious=True)
 
 
 # --------------------------------------------------------------------------- verdict
 
 
 def _domain_of(value: str | None) -> str:
-    if not value:
-        return ""
-    text = value.strip().strip("<>").rsplit("@", 1)[-1]
+    text = (value or "").strip().strip("<>").rsplit("@", 1)[-1]
     return text.strip().strip("<>").lower().rstrip(".")
 
 
 def _within(candidate: str, domain: str) -> bool:
-    return (
-        bool(candidate)
-        and bool(domain)
-        and (candidate == domain or candidate.endswith("." + domain))
-    )
+    return bool(candidate and domain) and (candidate == domain or candidate.endswith("." + domain))
 
 
-def _dmarc(results: Iterable[MethodResult], domain: str, from_domain: str) -> set[str]:
-    found = set()
+def _header_from(result: MethodResult) -> str:
+    return _domain_of(result.prop("header.from"))
+
+
+def _signer(result: MethodResult) -> str:
+    return _domain_of(result.prop("header.d")) or _domain_of(result.prop("header.i"))
+
+
+def _passes(top: Iterable[MethodResult], domain: str, sender: str) -> bool:
+    """A DMARC pass for ``domain`` (``header.from``, else the From) or a DKIM pass by it."""
+    for r in top:
+        if r.method == "dmarc" and r.result in _DMARC_PASS:
+            if _within(_header_from(r) or sender, domain):
+                return True
+        elif r.method == "dkim" and r.result == "pass" and _within(_signer(r), domain):
+            return True
+    return False
+
+
+def _other_from(header_from: str, domain: str, sender: str) -> bool:
+    """A ``header.from`` that is not the message's From (without one: not ``domain``'s)."""
+    if not header_from:
+        return False
+    return header_from != sender if sender else not _within(header_from, domain)
+
+
+def _reasons(results: Sequence[MethodResult], excused: bool, domain: str, sender: str) -> list[str]:
+    """``auth_failed`` and ``dmarc_other_from`` as they apply; ``excused``: the top passes."""
+    other, failed = False, False
     for r in results:
         if r.method == "dmarc":
-            header_from = _domain_of(r.prop("header.from")) or from_domain
-            if _within(header_from, domain):
-                found.add(r.result)
-    return found
+            if _other_from(_header_from(r), domain, sender):
+                other = True
+            elif r.result == "fail":
+                failed = True
+        elif r.method == "dkim" and r.result == "fail" and not excused:
+            signer = _signer(r)
+            failed = failed or not signer or _within(signer, domain)
+    return [REASON_AUTH_FAILED] * failed + [REASON_DMARC_OTHER_FROM] * other
 
 
-def _dkim(results: Iterable[MethodResult], domain: str) -> set[str]:
-    found = set()
-    for r in results:
-        if r.method == "dkim":
-            signer = _domain_of(r.prop("header.d")) or _domain_of(r.prop("header.i"))
-            if _within(signer, domain):
-                found.add(r.result)
-    return found
+def assess(
+    headers: Iterable[tuple[str, str]],
+    *,
+    domain: str,
+    trusted: Sequence[str] = DEFAULT_TRUSTED_AUTHSERV_IDS,
+    from_domain: str | None = None,
+) -> Assessment:
+    """The provider's verdict on ``domain`` (the expected sender's domain).
+
+    ``headers``: the message's ``(name, value)`` pairs, top first.
+    ``from_domain``: the domain of the message's From address; it stands in for
+    a DMARC pass that omits ``header.from``, and a DMARC result for any other
+    ``header.from`` gives ``dmarc_other_from``. See the module docstring.
+    """
+    domain, sender = _domain_of(domain), _domain_of(from_domain)
+    pairs = list(headers)
+    if not domain:
+        return Assessment(None)
+    sure = _walk(pairs, trusted, cautious=True)
+    wide = _walk(pairs, trusted, cautious=False)
+    top = sure[0].results if sure and sure[0].balanced else ()
+    passed = _passes(top, domain, sender)
+    reasons = _reasons([r for h in wide for r in h.results], passed, domain, sender)
+    if not all(h.balanced for h in wide):
+        reasons.append(REASON_AUTH_UNREADABLE)
+    if reasons:
+        return Assessment(False, tuple(reasons))
+    return Assessment(True if passed else None)
 
 
 def sender_verified(
@@ -351,23 +450,5 @@ def sender_verified(
     trusted: Sequence[str] = DEFAULT_TRUSTED_AUTHSERV_IDS,
     from_domain: str | None = None,
 ) -> bool | None:
-    """True: the provider verified ``domain`` (DMARC or DKIM pass); False: it
-    reported an explicit failure; None: no trusted result about ``domain``.
-
-    ``from_domain`` (the message's From domain) stands in for a DMARC result
-    that omits ``header.from``.
-    """
-    domain = domain.strip().lower().rstrip(".")
-    block = trusted_block(headers, trusted)
-    if not block or not domain:
-        return None
-    fallback = (from_domain or "").strip().lower().rstrip(".")
-    everything = [r for h in block for r in h.results]
-    dmarc_all, dkim_all = _dmarc(everything, domain, fallback), _dkim(everything, domain)
-    top = block[0].results
-    top_pass = bool(_dmarc(top, domain, fallback) & _DMARC_PASS) or "pass" in _dkim(top, domain)
-    if "fail" in dmarc_all:
-        return False
-    if "fail" in dkim_all and "pass" not in dkim_all and not dmarc_all & _DMARC_PASS:
-        return False
-    return True if top_pass else None
+    """``assess(...).verified``: True verified, False an explicit failure, None unverified."""
+    return assess(headers, domain=domain, trusted=trusted, from_domain=from_domain).verified

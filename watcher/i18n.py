@@ -132,6 +132,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "la autenticación del remitente falló (DMARC/DKIM)",
         "the sender's authentication failed (DMARC/DKIM)",
     ),
+    "reason.dmarc_other_from": (
+        "el servidor de correo verificó otro remitente (DMARC de otro dominio)",
+        "the mail server checked another sender (DMARC for another domain)",
+    ),
+    "reason.auth_unreadable": (
+        "el informe de autenticación del servidor está alterado o no se puede leer",
+        "the server's authentication report is garbled or cannot be read",
+    ),
+    "reason.hidden_link": (
+        "esconde un enlace de cambio de contraseña que usted no vería",
+        "it hides a password-reset link you would not see",
+    ),
+    "reason.links_disagree": (
+        "trae enlaces distintos en distintos lugares del correo",
+        "it carries different links in different places of the mail",
+    ),
+    "reason.several_users": (
+        "trae enlaces para más de un usuario de SECOP",
+        "it carries links for more than one SECOP user",
+    ),
+    "reason.link_wrapped": (
+        "el enlace está partido en varias líneas y no se sabe dónde termina; ábralo desde su "
+        "programa de correo",
+        "the link is broken over several lines and where it ends cannot be known; open it "
+        "from your mail program",
+    ),
     # --- verification --------------------------------------------------------
     "verify.verified": ("Remitente verificado (DMARC).", "Sender verified (DMARC)."),
     "verify.unverified": (

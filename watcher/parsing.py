@@ -15,24 +15,40 @@ from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
 from email.header import Header, decode_header
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from bs4.exceptions import ParserRejectedMarkup
 
 from watcher import encoding
-from watcher.authresults import DEFAULT_TRUSTED_AUTHSERV_IDS, sender_verified
+from watcher.authresults import (
+    DEFAULT_TRUSTED_AUTHSERV_IDS,
+    REASON_AUTH_FAILED,
+    REASON_AUTH_UNREADABLE,
+    REASON_DMARC_OTHER_FROM,
+    Assessment,
+    assess,
+)
 from watcher.bodies import Candidate, candidates, text_parts
 from watcher.links import check_link, unwrap
 from watcher.model import Kind, Verdict
 from watcher.phrase import PHRASE, collapse, fold
+from watcher.senders import from_addresses, split_fields
 
-__all__ = ["PHRASE", "decode_text", "fold", "parse_message", "received_at"]
+__all__ = [
+    "PHRASE",
+    "REASON_AUTH_FAILED",
+    "REASON_AUTH_UNREADABLE",
+    "REASON_DMARC_OTHER_FROM",
+    "decode_text",
+    "fold",
+    "parse_message",
+    "received_at",
+]
 
 REASON_SENDER_MISMATCH = "sender_mismatch"
 REASON_MULTIPLE_SENDERS = "multiple_senders"
 REASON_NO_LINK = "no_link"
 REASON_MALFORMED_LINK = "malformed_link"  # same code as watcher.links uses
-REASON_AUTH_FAILED = "auth_failed"  # the provider reports DMARC/DKIM failure
 REASON_HIDDEN_LINK = "hidden_link"  # a reset anchor the reader cannot see
 REASON_LINKS_DISAGREE = "links_disagree"  # two places of the mail offer different links
 REASON_SEVERAL_USERS = "several_users"  # reset links for more than one SECOP user
@@ -83,17 +99,21 @@ def _header(msg: Message, name: str) -> str | None:
 # --------------------------------------------------------------------------- sender
 
 
-def _sender(msg: Message, expected: str) -> tuple[str | None, list[str]]:
-    """The From address (never the display name) and sender reasons."""
-    values = [str(v) for v in (msg.get_all("From") or [])]
-    addresses = [addr.strip().lower() for _, addr in getaddresses(values) if addr.strip()]
+def _sender(raw: bytes, expected: str) -> tuple[str | None, list[str]]:
+    """The From address (never the display name) and sender reasons.
+
+    Every From field counts as the IMAP server lists it (:mod:`watcher.senders`):
+    ``From :`` and lines Python's parser drops or takes for an mbox line too.
+    """
+    addresses = from_addresses(raw)
     if not addresses:
         return None, [REASON_SENDER_MISMATCH]
+    first = addresses[0] or None
     if len(addresses) > 1:
-        return addresses[0], [REASON_MULTIPLE_SENDERS]
+        return first, [REASON_MULTIPLE_SENDERS]
     if addresses[0] != expected.strip().lower():
-        return addresses[0], [REASON_SENDER_MISMATCH]
-    return addresses[0], []
+        return first, [REASON_SENDER_MISMATCH]
+    return first, []
 
 
 # --------------------------------------------------------------------------- dates
@@ -161,18 +181,6 @@ def _disagreements(found: list[Candidate]) -> list[str]:
 # --------------------------------------------------------------------------- authentication
 
 
-def _header_pairs(msg: Message) -> list[tuple[str, str]]:
-    """Top-level headers in message order; an undecodable value becomes empty."""
-    pairs: list[tuple[str, str]] = []
-    for name, value in msg.items():
-        try:
-            text = str(value)
-        except (LookupError, UnicodeError, ValueError, TypeError):
-            text = ""
-        pairs.append((str(name), text))
-    return pairs
-
-
 def _domain(address: str | None) -> str | None:
     if not address or "@" not in address:
         return None
@@ -180,11 +188,15 @@ def _domain(address: str | None) -> str | None:
 
 
 def _verified(
-    msg: Message, sender: str, address: str | None, trusted: Sequence[str], fallback: str
-) -> bool | None:
-    """The provider's DMARC/DKIM verdict on the configured sender's domain."""
-    return sender_verified(
-        _header_pairs(msg),
+    raw: bytes, sender: str, address: str | None, trusted: Sequence[str], fallback: str
+) -> Assessment:
+    """The provider's DMARC/DKIM verdict on the configured sender's domain.
+
+    The header fields are split as the IMAP server splits them
+    (:func:`watcher.senders.split_fields`), not as Python's ``email`` does.
+    """
+    return assess(
+        split_fields(raw),
         domain=_domain(sender) or fallback,
         trusted=trusted,
         from_domain=_domain(address),
@@ -199,16 +211,17 @@ def _dedupe(reasons: list[str]) -> tuple[str, ...]:
 
 
 def _verdict(
+    raw: bytes,
     msg: Message,
     sender: str,
     internaldate: datetime | None,
     allowed_domain: str,
     trusted: Sequence[str],
 ) -> Verdict:
-    address, reasons = _sender(msg, sender)
-    verified = _verified(msg, sender, address, trusted, allowed_domain)
-    if verified is False:
-        reasons.append(REASON_AUTH_FAILED)
+    address, reasons = _sender(raw, sender)
+    assessment = _verified(raw, sender, address, trusted, allowed_domain)
+    reasons += assessment.reasons
+    verified = assessment.verified
     base = Verdict(
         Kind.OTHER,
         received=received_at(_header(msg, "Date"), internaldate),
@@ -264,7 +277,8 @@ def parse_message(
     sender's domain makes a reset mail ``SUSPICIOUS`` (``auth_failed``).
     """
     try:
-        msg = email.message_from_bytes(bytes(raw), policy=email.policy.compat32)
-        return _verdict(msg, sender, internaldate, allowed_domain, trusted_authserv_ids)
+        data = bytes(raw)
+        msg = email.message_from_bytes(data, policy=email.policy.compat32)
+        return _verdict(data, msg, sender, internaldate, allowed_domain, trusted_authserv_ids)
     except _RECOVERABLE:
         return Verdict(Kind.OTHER, received=_aware(internaldate))

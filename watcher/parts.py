@@ -10,12 +10,12 @@ whole mail: the parts must agree there. Pure functions, no I/O.
 
 from __future__ import annotations
 
-import email
-import email.utils
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from watcher.senders import from_addresses
 
 # The header fields the parser and the sender check need, in the message's own order.
 HEADER_FIELDS = (
@@ -83,13 +83,15 @@ def _text(value: Any) -> str:
 
 
 def sender_address(header_fields: bytes) -> str | None:
-    """The single From address, lower-cased; ``None`` when absent or not exactly one."""
-    message = email.message_from_bytes(header_fields)
-    values = message.get_all("From") or []
-    addresses = [addr for _name, addr in email.utils.getaddresses([str(v) for v in values])]
+    """The single From address, lower-cased; ``None`` when absent or not exactly one.
+
+    Read as the server splits fields (:func:`watcher.senders.from_addresses`):
+    a ``From :`` line that Python's ``email`` drops still counts.
+    """
+    addresses = from_addresses(header_fields)
     if len(addresses) != 1 or "@" not in addresses[0]:
         return None
-    return addresses[0].strip().lower()
+    return addresses[0]
 
 
 _CONTENT_HEADER = re.compile(

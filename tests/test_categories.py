@@ -1,0 +1,57 @@
+"""Each category of issue 11 as a real-shaped mail, through ``parse`` and through the
+parts path against a real Dovecot: the IMAP path fetches the text parts separately
+and must decide exactly as ``parse`` does on the whole message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.categories import Case, cases
+from tests.cliutil import write_config
+from tests.servers.dovecot import Dovecot
+from watcher import config as config_mod
+from watcher.check import scan_new
+from watcher.imap import Folder, ImapSession
+from watcher.model import Kind, Verdict
+from watcher.parsing import parse_message
+
+CASES = cases()
+
+
+def assert_outcome(case: Case, verdict: Verdict) -> None:
+    assert verdict.kind is case.kind, (case.name, verdict)
+    assert set(case.reasons) <= set(verdict.reasons), (case.name, verdict.reasons)
+    if case.kind is Kind.RESET:
+        assert verdict.reasons == ()
+        assert verdict.url == case.url
+    if case.kind is not Kind.OTHER:
+        assert verdict.username == case.username
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_parse_gives_what_the_user_must_get(case: Case) -> None:
+    assert_outcome(case, parse_message(case.raw))
+
+
+@pytest.mark.dovecot
+def test_the_parts_path_decides_as_parse_does(dovecot: Dovecot, tmp_path: Path) -> None:
+    uids = {dovecot.append("jperez", "INBOX", case.raw): case for case in CASES}
+    config = config_mod.load(write_config(tmp_path / "c.toml", dovecot))
+    now = datetime(2026, 11, 30, 12, 5, tzinfo=UTC)
+    with ImapSession.open(config.imap, dovecot.password("jperez")) as session:
+        found, _, _ = scan_new(session, Folder("INBOX", False, "inbox"), None, config, now)
+    by_uid = {f.uid: f.verdict for f in found}
+    assert set(by_uid) == set(uids)  # every mail was looked at
+    for uid, case in uids.items():
+        whole = parse_message(case.raw, internaldate=by_uid[uid].received)
+        got = by_uid[uid]
+        assert (got.kind, got.url, got.username, got.reasons) == (
+            whole.kind,
+            whole.url,
+            whole.username,
+            whole.reasons,
+        ), case.name
+        assert_outcome(case, got)
