@@ -8,7 +8,9 @@ only counts, so that a later change cannot undo the optimisation silently.
 
 Measured when these guards were set (loopback, 0 ms): cold and warm check 6
 round trips (13 before pipelining), 86 KB received against 571 KB for the
-bulk baseline (6.6 times fewer).
+bulk baseline (6.6 times fewer). After issue 11 (every text part of a recent mail, so
+that they can be compared, and a 512-byte glance at the 12 newest old ones, so that
+they keep their user): 5 round trips, 109 KB against 572 KB (5.3 times fewer).
 """
 
 from __future__ import annotations

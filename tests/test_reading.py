@@ -61,6 +61,10 @@ def test_for_reading_prefers_valid_utf8_but_links_do_not() -> None:
     assert encoding.decode(raw, "iso-8859-1")[0] == "contraseÃ±a"  # what the browser shows
     assert encoding.for_reading(raw, "iso-8859-1") == "contraseña"  # what the writer meant
     assert encoding.for_reading(b"contrase\xf1a", "utf-8") == "contraseña"
+    # a part cut inside a character is still UTF-8 (one replacement), not windows-1252
+    assert encoding.for_reading("contraseña electró".encode()[:-1], "utf-8") == (
+        "contraseña electr\ufffd"
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,6 +103,8 @@ def test_query_characters_encode_in_the_document_encoding(
             "utf-8",
             "https://a.secop.gov.co/b?x=%27%22",
         ),
+        # Chromium (not the standard) percent-encodes "|" in the path; the browser wins
+        ("https://a.secop.gov.co/a|b?q=|#|", "utf-8", "https://a.secop.gov.co/a%7Cb?q=|#|"),
         ("/relative/path", "utf-8", None),
         ("https://", "utf-8", None),
     ],

@@ -126,7 +126,7 @@ def _html_candidates(part: TextPart) -> list[Candidate]:
         text = collapse(read.text)
         if not starts_with_phrase(text):
             continue
-        href = anchor.href if anchor.href is not None and anchor.href.strip() else None
+        href = anchor.href if anchor.href is not None and urls.strip_controls(anchor.href) else None
         url = urls.resolve(href, query) if href is not None else None
         username = _anchor_username(read, text)
         found.append(Candidate("html", href, url, username, anchor.hidden, query_encoding=query))

@@ -4,8 +4,10 @@ Per SECOP user name, the newest genuine reset is ``current`` (or ``expired``
 once older than ``max_age``); every older one is ``superseded``, because SECOP
 invalidates earlier links when a new one is requested. Suspicious mail never
 takes part in the race: it can neither be current nor supersede a real link.
-Mail too old to hold a working link was not opened (``Kind.OLD``): it is only
-counted, newest first, in ``Report.unopened``.
+Mail too old to hold a working link is read only in part (watcher.check): it
+keeps its user but is never current (``Found.whole`` False, or no link read);
+with nothing of a reset in that part (``Kind.OLD``) it is only counted, newest
+first, in ``Report.unopened``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def choose(found: Iterable[Found], *, now: datetime, max_age: timedelta) -> Repo
             continue
         newest_seen.add(user)
         received = item.verdict.received or EPOCH
-        if now - received > max_age:
+        if now - received > max_age or not item.whole or not item.verdict.url:
             report.expired.append(_link(item, Status.EXPIRED))
         else:
             report.current.append(_link(item, Status.CURRENT))
@@ -64,7 +66,7 @@ def _link(item: Found, status: Status) -> Link:
     v = item.verdict
     return Link(
         username=v.username,
-        url=v.url or "",  # a RESET verdict always carries its checked link
+        url=v.url,  # None only for an old mail read in part (then never current)
         received=v.received or EPOCH,
         folder=item.folder,
         message_id=v.message_id,

@@ -102,18 +102,20 @@ def query_encoding(name: str) -> str:
 def for_reading(payload: bytes, declared: str | None, *, html: bool = False) -> str:
     """The text as its writer meant it, for words and names (never for links).
 
-    Bytes that are valid UTF-8 are read as UTF-8 whatever the label says (a
+    Bytes that are mostly UTF-8 are read as UTF-8 whatever the label says (a
     mail declared ISO-8859-1 but written in UTF-8 shows "contraseÃ±a" in a
-    browser, and a reader still means "contraseña"); other bytes as the
+    browser, and a reader still means "contraseña"), a stray bad sequence
+    replaced (a part cut inside a character ends in one); other bytes as the
     browser reads them, with windows-1252 where the label is UTF-8 or unknown.
     """
     text, name = decode(payload, declared, html=html)
     if name in ("utf-16le", "utf-16be"):  # ASCII in UTF-16 is valid UTF-8 too (NUL bytes)
         return text
-    try:
-        return payload.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    utf8 = payload.decode("utf-8-sig", "replace")
+    bad = utf8.count("\ufffd") - payload.count("\ufffd".encode())
+    good = sum(1 for char in utf8 if ord(char) > 0x7F and char != "\ufffd")
+    if bad == 0 or good >= bad:
+        return utf8
     return _decode_as(payload, WINDOWS_1252) if name == UTF8 else text
 
 

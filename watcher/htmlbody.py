@@ -89,12 +89,16 @@ _BLOCKS = frozenset(
     ]
 )
 _ZERO = r"\s*:\s*0(?:\.0*)?(?:[a-z%]+)?\s*(?:!important\s*)?(?:;|$)"
-_GONE = re.compile(
-    rf"(?:^|[;{{\s])(?:display\s*:\s*none|(?:max-)?(?:height|width){_ZERO}"
-    rf"|font-size{_ZERO}|opacity{_ZERO})",
-    re.IGNORECASE,
-)
+_START = r"(?:^|[;{\s])"
+# Hides the element and everything in it, whatever its descendants say.
+_GONE = re.compile(rf"{_START}(?:display\s*:\s*none|opacity{_ZERO})", re.IGNORECASE)
+# A zero box hides its content only when what overflows it is clipped.
+_ZERO_BOX = re.compile(rf"{_START}(?:max-)?(?:height|width){_ZERO}", re.IGNORECASE)
+_CLIPPED = re.compile(rf"{_START}overflow\s*:\s*(?:hidden|clip)", re.IGNORECASE)
+# Inherited: the nearest element that sets them decides (MJML's wrappers set
+# ``font-size:0px`` and the text block sets it again).
 _VISIBILITY = re.compile(r"visibility\s*:\s*(hidden|collapse|visible)", re.IGNORECASE)
+_FONT_SIZE = re.compile(rf"{_START}font-size\s*:\s*([0-9.]+|[a-z-]+)", re.IGNORECASE)
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _AT_BLOCK = re.compile(r"@[^{;]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", re.DOTALL)
 _RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
@@ -136,7 +140,22 @@ def _href(tag: Tag) -> str | None:
 
 def _style_hides(style: str) -> bool:
     """Whether a declaration block takes the element out of sight (for ``<style>`` rules)."""
-    return bool(_GONE.search(style)) or _visibility(style) is False
+    return _gone_style(style) or _visibility(style) is False or _font_visible(style) is False
+
+
+def _gone_style(style: str) -> bool:
+    return bool(_GONE.search(style)) or bool(_ZERO_BOX.search(style) and _CLIPPED.search(style))
+
+
+def _font_visible(style: str) -> bool | None:
+    """The last ``font-size`` of a declaration block: False when it is zero."""
+    found = _FONT_SIZE.findall(style)
+    if not found:
+        return None
+    try:
+        return float(found[-1]) != 0
+    except ValueError:  # a keyword (small, inherit ...): text is shown
+        return True
 
 
 def _visibility(style: str) -> bool | None:
@@ -179,37 +198,52 @@ def _gone(tag: Tag, by_rule: set[int]) -> bool:
         tag.name in _NOT_RENDERED
         or tag.has_attr("hidden")
         or id(tag) in by_rule
-        or bool(_GONE.search(_style(tag)))
+        or _gone_style(_style(tag))
     )
 
 
 def _is_hidden(tag: Tag, by_rule: set[int]) -> bool:
-    """Gone by itself or by an ancestor, or ``visibility:hidden`` from the nearest that says."""
+    """Gone by itself or by an ancestor, or hidden by the nearest ``visibility`` or
+    ``font-size`` that an element on the way up sets (both are inherited)."""
     elements = [e for e in (tag, *tag.parents) if isinstance(e, Tag) and e.name != "[document]"]
     if any(_gone(element, by_rule) for element in elements):
         return True
-    for element in elements:
-        visible = _visibility(_style(element))
-        if visible is not None:
-            return not visible
+    for read in (_visibility, _font_visible):
+        for element in elements:
+            shown = read(_style(element))
+            if shown is not None:
+                if not shown:
+                    return True
+                break
     return False
 
 
-def _visible(node: PageElement, by_rule: set[int]) -> Iterator[str]:
+def _inherited(tag: Tag, shown: tuple[bool, bool]) -> tuple[bool, bool]:
+    """``(visibility, font size)`` shown, as ``tag`` passes them on to its content."""
+    style = _style(tag)
+    visibility, font = _visibility(style), _font_visible(style)
+    return (shown[0] if visibility is None else visibility, shown[1] if font is None else font)
+
+
+def _visible(
+    node: PageElement, by_rule: set[int], shown: tuple[bool, bool] = (True, True)
+) -> Iterator[str]:
     if isinstance(node, Comment):
         return
     if isinstance(node, NavigableString):
-        if type(node) is NavigableString:
+        if type(node) is NavigableString and all(shown):
             yield str(node)
         return
     if not isinstance(node, Tag):
         return
-    if node.name != "[document]" and (_gone(node, by_rule) or _visibility(_style(node)) is False):
-        return
+    if node.name != "[document]":
+        if _gone(node, by_rule):
+            return
+        shown = _inherited(node, shown)
     block = node.name in _BLOCKS
     if block:
         yield "\n"
     for child in node.children:
-        yield from _visible(child, by_rule)
+        yield from _visible(child, by_rule, shown)
     if block:
         yield "\n"

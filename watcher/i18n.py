@@ -36,9 +36,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "User {user}: {count} older link(s) no longer work (replaced by a newer one).",
     ),
     "unopened.line": (
-        "{count} correo(s) más antiguo(s) de {sender} no se abrieron: llegaron hace más de "
-        "{hours} h y su enlace ya venció (el más reciente: {when}, {age}).",
-        "{count} older mail(s) from {sender} were not opened: they arrived more than "
+        "{count} correo(s) más antiguo(s) de {sender} no se alcanzaron a leer: llegaron hace "
+        "más de {hours} h y su enlace ya venció (el más reciente: {when}, {age}).",
+        "{count} older mail(s) from {sender} were not read: they arrived more than "
         "{hours} h ago and their link has expired (the newest: {when}, {age}).",
     ),
     "error.shared_env_password": (

@@ -537,18 +537,18 @@ class ImapSession:
             return {}
         pipe = self._pipeline()
         examine = _Examiner(self, pipe)
-        plan: list[tuple[str, list[dict[int, dict[str, int]]]]] = []
+        plan: list[tuple[str, list[_Batch]]] = []
         asked = 0
         for folder in folders:
             examine.queue(folder)
             batches = []
-            for sections, batch in _batches(wanted[folder]):
-                pipe.add("UID", "FETCH", _uid_set(batch), _part_items(sections))
+            for shape, batch in _batches(wanted[folder]):
+                pipe.add("UID", "FETCH", _uid_set(batch), _part_items(shape))
                 batches.append(batch)
                 asked += sum(
-                    min(size, MAX_MESSAGE_BYTES) + ENVELOPE_BUDGET
-                    for sizes in batch.values()
-                    for size in sizes.values()
+                    leaf.fetched_bytes(MAX_MESSAGE_BYTES) + ENVELOPE_BUDGET
+                    for leaves in batch.values()
+                    for leaf in leaves
                 )
             plan.append((folder, batches))
         out: dict[str, dict[int, list[Part]]] = {f: {} for f in folders}
@@ -557,8 +557,8 @@ class ImapSession:
             for folder, batches in plan:
                 examine.read(folder, answers)
                 got = [next(answers) for _ in batches]
-                sizes = {uid: s for batch in batches for uid, s in batch.items()}
-                out[folder] = _parts_from(self.client, got, sizes)
+                asked_for = {uid: leaves for batch in batches for uid, leaves in batch.items()}
+                out[folder] = _parts_from(self.client, got, asked_for)
         return out
 
 
@@ -685,7 +685,7 @@ def _fetched_envelopes(
 
 
 def _parts_from(
-    client: IMAPClient, answers: Sequence[Answer], sizes: dict[int, dict[str, int]]
+    client: IMAPClient, answers: Sequence[Answer], asked: _Batch
 ) -> dict[int, list[Part]]:
     """The parts of one folder's FETCH commands, taken by UID from all their answers.
 
@@ -699,11 +699,9 @@ def _parts_from(
         data += answer.untagged.get("FETCH", [])
     response = parse_fetch_response(data, client.normalise_times, True)
     return {
-        int(uid): [
-            _part(int(uid), section, item, size) for section, size in sizes[int(uid)].items()
-        ]
+        int(uid): [_part(int(uid), leaf.section, item, leaf.size) for leaf in asked[int(uid)]]
         for uid, item in response.items()
-        if int(uid) in sizes  # not an unsolicited FETCH (flags changed by another client)
+        if int(uid) in asked  # not an unsolicited FETCH (flags changed by another client)
     }
 
 
@@ -738,39 +736,43 @@ def _envelope_items(*, whole: bool = False) -> str:
 PUSH_BODY_BYTES = 64 * 1024
 
 
-def _batches(
-    wanted: Sequence[tuple[int, parts.Leaf]],
-) -> Iterator[tuple[tuple[str, ...], dict[int, dict[str, int]]]]:
-    """``(sections, {uid: {section: size}})``: messages with the same text parts, in
-    batches whose answers fit the budget; sections in the message's order."""
-    by_uid: dict[int, dict[str, int]] = {}
+_Batch = dict[int, tuple[parts.Leaf, ...]]  # UID → the parts asked for, in the message's order
+_Shape = tuple[tuple[str, int | None], ...]  # (section, byte limit) of each part asked for
+
+
+def _batches(wanted: Sequence[tuple[int, parts.Leaf]]) -> Iterator[tuple[_Shape, _Batch]]:
+    """Messages asked for the same parts (sections and limits), in batches whose answers
+    fit the budget."""
+    by_uid: dict[int, list[parts.Leaf]] = {}
     for uid, leaf in wanted:
-        by_uid.setdefault(uid, {})[leaf.section] = leaf.size
-    by_shape: dict[tuple[str, ...], list[int]] = {}
-    for uid, sizes in by_uid.items():
-        shape = tuple(sorted(sizes, key=parts.section_key))
-        by_uid[uid] = {section: sizes[section] for section in shape}
-        by_shape.setdefault(shape, []).append(uid)
-    for shape, uids in sorted(by_shape.items()):
-        batch: dict[int, dict[str, int]] = {}
+        by_uid.setdefault(uid, []).append(leaf)
+    by_shape: dict[_Shape, _Batch] = {}
+    for uid, found in sorted(by_uid.items()):
+        leaves = tuple(sorted(found, key=lambda leaf: parts.section_key(leaf.section)))
+        shape = tuple((leaf.section, leaf.limit) for leaf in leaves)
+        by_shape.setdefault(shape, {})[uid] = leaves
+    for shape, items in sorted(by_shape.items(), key=lambda kv: str(kv[0])):
+        batch: _Batch = {}
         total = 0
-        for uid in sorted(uids):
-            size = sum(min(s, MAX_MESSAGE_BYTES) for s in by_uid[uid].values())
+        for uid, leaves in items.items():
+            size = sum(leaf.fetched_bytes(MAX_MESSAGE_BYTES) for leaf in leaves)
             if batch and total + size > RESPONSE_BUDGET_BYTES:
                 yield shape, batch
                 batch, total = {}, 0
-            batch[uid] = by_uid[uid]
+            batch[uid] = leaves
             total += size
         if batch:
             yield shape, batch
 
 
-def _part_items(sections: Sequence[str]) -> str:
+def _part_items(shape: _Shape) -> str:
     items = []
-    for section in sections:
+    for section, limit in shape:
         if section != parts.WHOLE_BODY:
             items.append(f"BODY.PEEK[{section}.MIME]")
-        items.append(f"BODY.PEEK[{section}]<0.{MAX_MESSAGE_BYTES}>")
+        items.append(
+            f"BODY.PEEK[{section}]<0.{min(limit or MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES)}>"
+        )
     return f"({' '.join(items)})"
 
 

@@ -62,7 +62,6 @@ _MIMECAST_HOST = re.compile(r"^protect(?:-[a-z0-9-]+)?\.mimecast(?:-offshore)?\.
 _LDH_HOST = re.compile(
     r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$"
 )
-_BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
 
 def _host_of(url: str) -> str:
@@ -75,7 +74,7 @@ def _host_of(url: str) -> str:
 
 def is_mimecast(url: str) -> bool:
     """True for Mimecast URL Protect links, which are opaque offline."""
-    return bool(_MIMECAST_HOST.match(_host_of(url.strip())))
+    return bool(_MIMECAST_HOST.match(_host_of(strip_controls(url))))
 
 
 def _first_param(url: str, name: str) -> str | None:
@@ -148,13 +147,13 @@ def _unwrap_once(url: str) -> tuple[str, str] | None:
     """Undo one wrapper layer: ``(wrapper name, inner url)`` or None."""
     inner = _unwrap_safelinks(url)
     if inner is not None:
-        return "safelinks", inner.strip()
+        return "safelinks", strip_controls(inner)
     pp = _unwrap_proofpoint_v1_v2(url)
     if pp is not None:
-        return pp[0], pp[1].strip()
+        return pp[0], strip_controls(pp[1])
     inner = _unwrap_proofpoint_v3(url)
     if inner is not None:
-        return "proofpoint-v3", inner.strip()
+        return "proofpoint-v3", strip_controls(inner)
     return None
 
 
@@ -165,7 +164,8 @@ def unwrap(url: str, max_depth: int = 5) -> tuple[str, list[str]]:
     outermost first. A URL still wrapped after ``max_depth`` layers is
     returned as is; :func:`check_link` reports it as ``unwrap_too_deep``.
     """
-    current = url.strip()
+    # Only what the URL Standard strips: str.strip() would also take a trailing U+00A0.
+    current = strip_controls(url)
     undone: list[str] = []
     for _ in range(max_depth):
         step = _unwrap_once(current)
@@ -241,8 +241,6 @@ def check_link(
     if early:
         return None, early
     reasons: list[str] = [REASON_BACKSLASH] if "\\" in url else []
-    if _BAD_CHARS.search(url):
-        return None, [*reasons, REASON_MALFORMED]
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".")

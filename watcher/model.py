@@ -11,8 +11,8 @@ class Kind(StrEnum):
     RESET = "reset"  # a genuine-looking SECOP password-reset mail with a usable link
     OTHER = "other"  # not a reset mail (e.g. "Olvidé el usuario", process notices, garbage)
     SUSPICIOUS = "suspicious"  # claims to be the reset mail but fails a check
-    # From the sender but older than a link lives (``max_link_age_hours``): not
-    # opened, since whatever link it holds has expired (see watcher.check).
+    # From the sender, older than a link lives (``max_link_age_hours``) and read
+    # only in part, with nothing of a reset mail in that part (see watcher.check).
     OLD = "old"
 
 
@@ -53,12 +53,15 @@ class Found:
     verdict: Verdict
     folder: str
     uid: int
+    # False: only part of the mail was read (an old mail's glance), so it may be
+    # listed as expired or superseded but is never the current link.
+    whole: bool = True
 
 
 @dataclass(frozen=True)
 class Link:
     username: str | None
-    url: str
+    url: str | None  # None: an old mail read in part, whose link did not fit (never current)
     received: datetime
     folder: str
     message_id: str | None
@@ -79,7 +82,7 @@ class Suspicious:
 
 @dataclass(frozen=True)
 class Unopened:
-    """A mail from the sender older than a link lives: counted, never opened."""
+    """A mail from the sender older than a link lives, with no user in the part read."""
 
     received: datetime | None
     folder: str

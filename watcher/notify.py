@@ -475,7 +475,7 @@ class CommandHook:
         self._run(
             {
                 ENV_EVENT: "link",
-                ENV_URL: link.url,
+                ENV_URL: link.url or "",
                 ENV_USERNAME: link.username or "",
                 ENV_FOLDER: link.folder,
                 ENV_RECEIVED: link.received.isoformat(),

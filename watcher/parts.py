@@ -38,6 +38,11 @@ class Leaf:
     mime: str  # e.g. "text/html"
     size: int
     attachment: bool = False  # Content-Disposition: attachment (the parser skips those too)
+    limit: int | None = None  # fetch at most this many bytes of it (None: all, up to the cap)
+
+    def fetched_bytes(self, cap: int) -> int:
+        """How much of the part one FETCH brings, at most ``cap`` bytes."""
+        return min(self.size, cap, self.limit if self.limit is not None else cap)
 
 
 def leaves(structure: Any, path: tuple[int, ...] = ()) -> Iterator[Leaf]:

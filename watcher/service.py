@@ -81,6 +81,8 @@ class Announcer:
         return [link for link in announced if link is not None]
 
     def _announce(self, link: Link, state: State, now: datetime) -> Link | None:
+        if link.url is None:  # pragma: no cover - choose() never makes such a link current
+            return None
         key = link_key(link.url)
         user = (link.username or "").casefold()
         if key in state.announced or self._newer_known(user, link, state):

@@ -103,13 +103,14 @@ def run(args: argparse.Namespace) -> Outcome:
     if result.link is None:
         print(i18n.t("wait.timeout", args.lang, minutes=f"{args.timeout:g}"), file=sys.stderr)
         return Outcome(result, ExitCode.NOT_FOUND, config)
+    url = result.link.url or ""  # a link wait reports is current: it always has one
     if args.open:
-        webbrowser.open(result.link.url)
+        webbrowser.open(url)
         result.notes.append(i18n.t("wait.opened", args.lang))
     if args.copy:
         from watcher import clipboard
 
-        copied = clipboard.copy(result.link.url)
+        copied = clipboard.copy(url)
         result.notes.append(i18n.t("wait.copied" if copied else "wait.copy_failed", args.lang))
     return Outcome(result, ExitCode.FOUND, config)
 
