@@ -18,11 +18,11 @@ log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 5.0
 
 
-def candidates() -> list[tuple[list[str], str]]:
-    """``(argv, stdin encoding)`` of the tools to try, in order, for this platform."""
-    if sys.platform == "darwin":
+def candidates(platform: str = sys.platform) -> list[tuple[list[str], str]]:
+    """``(argv, stdin encoding)`` of the tools to try, in order, for ``platform``."""
+    if platform == "darwin":
         return [(["pbcopy"], "utf-8")]
-    if sys.platform == "win32":
+    if platform == "win32":
         # clip.exe reads UTF-16 correctly when the input starts with a BOM.
         return [(["clip"], "utf-16")]
     tools: list[tuple[list[str], str]] = []

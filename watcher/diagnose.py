@@ -273,8 +273,8 @@ def _idle(session: ImapSession, report: DoctorReport, lang: str) -> None:
         report.add("idle", FAIL, "", i18n.t("doctor.no_idle", lang))
 
 
-def _notifications(report: DoctorReport, lang: str) -> None:
-    if sys.platform != "linux":
+def _notifications(report: DoctorReport, lang: str, platform: str = sys.platform) -> None:
+    if platform != "linux":
         report.add("notifications", OK, i18n.t("doctor.native", lang))
         return
     from dbus_fast.errors import DBusError

@@ -39,6 +39,7 @@ from watcher.imap import Folder, ImapSession, choose_folders
 from watcher.model import Found, Link, Report, Suspicious
 from watcher.notify import Notifier
 from watcher.state import Announced, Cursor, State, StateStore, link_key
+from watcher.stopping import stop_wait_timeout, wait_for_stop
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class Service:
         if on_started is not None:
             on_started()
         try:
-            stop.wait()
+            wait_for_stop(stop, stop_wait_timeout())
         finally:
             scheduler.shutdown(wait=False)
             self.stop()

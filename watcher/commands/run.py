@@ -6,6 +6,7 @@ import argparse
 import faulthandler
 import logging
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from types import FrameType
@@ -14,6 +15,12 @@ from typing import TYPE_CHECKING
 from watcher import i18n
 from watcher.commands import Outcome, add_account_option, load_config
 from watcher.exitcodes import ExitCode
+from watcher.stopping import (
+    block_stop_signals,
+    stop_wait_timeout,
+    unblock_stop_signals,
+    wait_for_stop,
+)
 
 if TYPE_CHECKING:
     from watcher.config import Config, ImapConfig
@@ -47,7 +54,7 @@ def run(args: argparse.Namespace) -> Outcome:
     from watcher.credentials import refuse_shared_password
 
     refuse_shared_password([c.imap for c in config.each()])
-    _block_stop_signals(signal.SIG_BLOCK)
+    block_stop_signals()
     services = [_service(c, args, several=bool(config.accounts)) for c in config.each()]
     stop = threading.Event()
 
@@ -57,7 +64,7 @@ def run(args: argparse.Namespace) -> Outcome:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: where is each thread? (stderr)
+    if sys.platform != "win32":  # `kill -USR1 <pid>`: where is each thread? (stderr)
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     mode = "IMAP IDLE" if not args.no_idle else "poll"
     for service in services:
@@ -72,7 +79,7 @@ def run(args: argparse.Namespace) -> Outcome:
             + (f" [account {service.config.account}]" if service.config.account else "")
         )
     if len(services) == 1:
-        services[0].run(stop, on_started=lambda: _block_stop_signals(signal.SIG_UNBLOCK))
+        services[0].run(stop, on_started=unblock_stop_signals)
         return Outcome(None, ExitCode.FOUND)
     # Several accounts: one service each, side by side; one account's trouble (a dead
     # server, a revoked password) is that service's own business, never the others'.
@@ -84,8 +91,8 @@ def run(args: argparse.Namespace) -> Outcome:
 
     for thread in threads:
         thread.start()
-    _block_stop_signals(signal.SIG_UNBLOCK)
-    stop.wait()
+    unblock_stop_signals()
+    wait_for_stop(stop, stop_wait_timeout())
     for thread in threads:
         thread.join(timeout=STOP_WAIT + 1)  # each service stops within STOP_WAIT
     return Outcome(None, ExitCode.FOUND)
@@ -128,8 +135,3 @@ def _service(config: Config, args: argparse.Namespace, *, several: bool) -> Serv
         credentials_fingerprint=lambda: connector().fingerprint(),
     )
     return service
-
-
-def _block_stop_signals(how: int) -> None:
-    if hasattr(signal, "pthread_sigmask"):  # POSIX; Windows delivers Ctrl-C to the main thread
-        signal.pthread_sigmask(how, {signal.SIGTERM, signal.SIGINT})

@@ -1,0 +1,109 @@
+"""Windows' and macOS's facts, handed in on Linux (issue 13).
+
+No Windows or Mac machine runs these tests: each one injects the platform's
+documented behaviour (its C ``localtime``, its ``signal`` module, its Python
+version's ``Event.wait``) into the code that depends on it.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from tests.conftest import REPO_ROOT
+from watcher import stopping
+
+
+def imports_with_windows_localtime(root: Path) -> subprocess.CompletedProcess[str]:
+    """Windows' C localtime refuses times before 1970 (``OSError [Errno 22]``): a naive
+    datetime near the epoch, converted with ``astimezone()``, fails west of UTC."""
+    script = textwrap.dedent(
+        """
+        import datetime as dt, importlib, pkgutil, sys
+
+        class WindowsDatetime(dt.datetime):
+            def astimezone(self, tz=None):
+                if self.tzinfo is None and self.replace(tzinfo=dt.UTC).timestamp() < 86400:
+                    raise OSError(22, "Invalid argument")
+                return super().astimezone(tz)
+
+        dt.datetime = WindowsDatetime
+        import watcher
+        names = [m.name for m in pkgutil.walk_packages(watcher.__path__, "watcher.")]
+        names.remove("watcher.__main__")  # runs the program
+        for name in names:
+            importlib.import_module(name)
+        print(len(names))
+        """
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"TZ": "America/Bogota", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
+        check=False,
+    )
+
+
+def test_every_module_imports_where_localtime_rejects_negative_times() -> None:
+    done = imports_with_windows_localtime(REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 40  # every module of the package was imported
+
+
+WINDOWS_SIGNAL = SimpleNamespace(SIGINT=2, SIGTERM=15, SIG_DFL=0, SIG_IGN=1)
+"""What Windows' ``signal`` module has of what the service uses: no masks, no SIGUSR1."""
+
+
+def test_no_posix_signal_names_on_windows_and_nothing_breaks() -> None:
+    stopping.block_stop_signals(WINDOWS_SIGNAL)  # type: ignore[arg-type]
+    stopping.unblock_stop_signals(WINDOWS_SIGNAL)  # type: ignore[arg-type]
+    assert not hasattr(WINDOWS_SIGNAL, "SIG_BLOCK")
+
+
+def test_windows_before_314_wakes_to_let_ctrl_c_in() -> None:
+    windows = WINDOWS_SIGNAL  # type: ignore[arg-type]
+    assert stopping.stop_wait_timeout(windows, (3, 11)) == stopping.WINDOWS_WAKE_SECONDS  # type: ignore[arg-type]
+    assert stopping.stop_wait_timeout(windows, (3, 13)) == stopping.WINDOWS_WAKE_SECONDS  # type: ignore[arg-type]
+    assert stopping.stop_wait_timeout(windows, (3, 14)) is None  # type: ignore[arg-type]
+    assert stopping.stop_wait_timeout(signal, (3, 11)) is None  # POSIX: no wake-ups at rest
+
+
+class CountingEvent:
+    def __init__(self, set_after: int) -> None:
+        self.calls: list[float | None] = []
+        self.set_after = set_after
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.calls.append(timeout)
+        return len(self.calls) >= self.set_after
+
+
+def test_wait_for_stop_wakes_with_the_timeout_until_set() -> None:
+    event = CountingEvent(set_after=3)
+    stopping.wait_for_stop(event, 1.0)  # type: ignore[arg-type]
+    assert event.calls == [1.0, 1.0, 1.0]
+
+
+def test_posix_workers_do_not_take_the_stop_signals() -> None:
+    seen: dict[str, Any] = {}
+
+    def worker() -> None:
+        seen["mask"] = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+    stopping.block_stop_signals()
+    try:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    finally:
+        stopping.unblock_stop_signals()
+    assert {signal.SIGTERM, signal.SIGINT} <= seen["mask"]
+    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
