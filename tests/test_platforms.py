@@ -16,8 +16,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from tests.conftest import REPO_ROOT
-from watcher import stopping
+from watcher import i18n, stopping, syslang
 
 
 def imports_with_windows_localtime(root: Path) -> subprocess.CompletedProcess[str]:
@@ -107,3 +109,69 @@ def test_posix_workers_do_not_take_the_stop_signals() -> None:
         stopping.unblock_stop_signals()
     assert {signal.SIGTERM, signal.SIGINT} <= seen["mask"]
     assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+# --------------------------------------------------------------------------- language
+
+
+def _never() -> None:
+    raise AssertionError("not asked on this platform")
+
+
+@pytest.mark.parametrize(
+    ("langid", "expected"),
+    [(0x240A, "es"), (0x0C0A, "es"), (0x080A, "es"), (0x0409, "en"), (0x0809, "en")],
+)
+def test_windows_speaks_the_user_ui_language(langid: int, expected: str) -> None:
+    # es-CO, es-ES, es-MX; en-US, en-GB: Windows sets no LANG at all
+    found = syslang.system_language("win32", {}, lambda: langid, _never)
+    assert found == expected
+    assert syslang.language(None, found) == expected
+
+
+def test_windows_in_another_language_gets_spanish() -> None:
+    found = syslang.system_language("win32", {}, lambda: 0x040C, _never)  # fr-FR
+    assert (found, syslang.language(None, found)) == ("other", "es")
+
+
+@pytest.mark.parametrize(
+    ("preferred", "expected"),
+    [(["es-CO", "en-US"], "es"), (["en-GB", "es-CO"], "en"), (["pt-BR"], "es"), ([], "es")],
+)
+def test_macos_speaks_the_first_preferred_language(preferred: list[str], expected: str) -> None:
+    found = syslang.system_language("darwin", {}, _never, lambda: preferred)
+    assert syslang.language(None, found) == expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "es"),  # nothing says: Spanish, the users are Colombian
+        ({"LANG": "C.UTF-8"}, "es"),
+        ({"LANG": "POSIX"}, "es"),
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LANG": "en_US.UTF-8", "LC_ALL": "es_CO.UTF-8"}, "es"),
+        ({"LANGUAGE": "en:es"}, "en"),
+        ({"LANG": "C", "LANGUAGE": "en_GB"}, "en"),
+    ],
+)
+def test_posix_locale_variables(environ: dict[str, str], expected: str) -> None:
+    found = syslang.system_language("linux", environ, _never, _never)
+    assert syslang.language(None, found) == expected
+
+
+def test_explicit_lang_wins_and_the_cli_default_is_spanish(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert syslang.language("en", "es") == "en"
+    assert syslang.language("es", "en") == "es"
+    for var in ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(var, raising=False)
+    assert i18n.pick(None) == "es"
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert i18n.pick(None) == "en"
+    assert i18n.pick("es") == "es"
+
+
+def test_macos_defaults_output_is_read() -> None:
+    text = '(\n    "es-CO",\n    "en-US",\n    "fr-CO"\n)\n'  # `defaults read -g AppleLanguages`
+    assert syslang.parse_apple_languages(text) == ["es-CO", "en-US", "fr-CO"]
+    assert syslang.parse_apple_languages("(\n)\n") == []

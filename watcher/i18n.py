@@ -1,12 +1,12 @@
 """Every sentence a user reads, in Spanish first and English.
 
-Spanish is used when ``--lang es`` is given or the locale (``LC_ALL``,
-``LC_MESSAGES``, ``LANG``, ``LANGUAGE``) starts with ``es``; English otherwise.
+English is used with ``--lang en`` or when the system speaks English
+(:mod:`watcher.syslang`: the POSIX locale variables, Windows' UI language,
+macOS's preferred languages); Spanish otherwise, the users being Colombian.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from watcher.errors import ConfigError, UserError
@@ -779,13 +779,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 
 def pick(explicit: str | None = None) -> str:
+    """``--lang`` if given, else Spanish unless the system speaks English (watcher.syslang)."""
+    from watcher import syslang
+
     if explicit in LANGS:
         return explicit
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
-        value = os.environ.get(var)
-        if value:
-            return "es" if value.lower().startswith("es") else "en"
-    return "en"
+    return syslang.language(None, syslang.system_language())
 
 
 def t(key: str, lang: str, **params: Any) -> str:
