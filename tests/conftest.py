@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from tests.browser import Browser
 from tests.servers.certs import Certs, make_certs
 from tests.servers.dovecot import Dovecot
 from tests.servers.oauthserver import OAuthServer
@@ -72,6 +73,7 @@ APT_PACKAGES = {
     "dunstctl": "dunst",
     "notify-send": "libnotify-bin",
     "openssl": "openssl",
+    "chromium": "chromium",
 }
 
 
@@ -192,6 +194,17 @@ def oauth_server(certs: Certs, monkeypatch: pytest.MonkeyPatch) -> Iterator[OAut
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One headless Chromium (:class:`tests.browser.Browser`) for the whole session.
+
+    Missing Chromium skips the tests that use it, and fails them when CI is set.
+    """
+    require_binaries("chromium")
+    with Browser(_which("chromium")) as browser:
+        yield browser
 
 
 # --------------------------------------------------------------------------

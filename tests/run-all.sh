@@ -4,7 +4,7 @@
 #     bash tests/run-all.sh [pytest arguments...]
 #
 # Installs the system packages the real-server tests need (Dovecot IMAP,
-# D-Bus, Xvfb, dunst, notify-send, openssl) when any is missing, creates
+# D-Bus, Xvfb, dunst, notify-send, openssl, Chromium) when any is missing, creates
 # .venv with the project and its test extras, then runs ruff, mypy and pytest.
 # The Dovecot tests start their own throwaway servers (as root) on free
 # loopback ports with their own run/state directories, so a system Dovecot
@@ -21,7 +21,8 @@ say() { printf '==> %s\n' "$*"; }
 # binary:Debian package
 source tests/ensure-packages.sh
 ensure_packages dovecot:dovecot-imapd dbus-run-session:dbus Xvfb:xvfb dunst:dunst \
-    notify-send:libnotify-bin openssl:openssl xclip:xclip systemd-analyze:systemd python3:python3
+    notify-send:libnotify-bin openssl:openssl xclip:xclip systemd-analyze:systemd python3:python3 \
+    chromium:chromium
 
 if [[ ! -x .venv/bin/python ]]; then
     say "creating .venv"
@@ -34,7 +35,9 @@ say "ruff check"
 .venv/bin/ruff check .
 say "ruff format --check"
 .venv/bin/ruff format --check .
-say "mypy"
+say "mypy (linux, win32, darwin)"
 .venv/bin/mypy
+.venv/bin/mypy --platform win32
+.venv/bin/mypy --platform darwin
 say "pytest $*"
 .venv/bin/python -m pytest "$@"

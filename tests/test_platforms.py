@@ -7,6 +7,8 @@ version's ``Event.wait``) into the code that depends on it.
 
 from __future__ import annotations
 
+import io
+import os
 import signal
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
-from watcher import i18n, stopping, syslang
+from watcher import console, i18n, stopping, syslang
 
 
 def imports_with_windows_localtime(root: Path) -> subprocess.CompletedProcess[str]:
@@ -175,3 +177,36 @@ def test_macos_defaults_output_is_read() -> None:
     text = '(\n    "es-CO",\n    "en-US",\n    "fr-CO"\n)\n'  # `defaults read -g AppleLanguages`
     assert syslang.parse_apple_languages(text) == ["es-CO", "en-US", "fr-CO"]
     assert syslang.parse_apple_languages("(\n)\n") == []
+
+
+# --------------------------------------------------------------------------- console
+
+
+def _doctor(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    exe = Path(sys.executable).with_name("secop-watcher")
+    full = {**os.environ, **env}
+    return subprocess.run([str(exe), "--lang", "es", "doctor"], capture_output=True, env=full)
+
+
+def test_a_help_desk_file_from_a_cp1252_pipe_is_written_not_crashed() -> None:
+    """Windows writes redirected output in the ANSI code page: emulated by PYTHONIOENCODING."""
+    done = _doctor({"PYTHONIOENCODING": "cp1252"})
+    assert done.returncode == 1, done.stderr  # no config here: a failed check, not exit 70
+    text = done.stdout.decode("cp1252")
+    assert "X Configuración" in text  # ✗ degraded, ó kept: cp1252 has it
+    assert "-> No hay configuración" in text
+
+
+def test_redirected_output_is_utf8_when_nothing_is_asked() -> None:
+    done = _doctor({"PYTHONIOENCODING": ""})
+    assert done.returncode == 1, done.stderr
+    assert "✗ Configuración" in done.stdout.decode("utf-8")
+
+
+def test_characters_degrade_on_an_ascii_stream() -> None:
+    buffer = io.BytesIO()
+    stream = io.TextIOWrapper(buffer, encoding="ascii")
+    console.prepare(stream, {"PYTHONIOENCODING": "ascii"})
+    stream.write("✓ Conexión → listo ⚠ «x» 中\n")
+    stream.flush()
+    assert buffer.getvalue() == b'OK Conexion -> listo ! "x" ?\n'

@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from watcher import console
+
+    console.prepare(sys.stdout)
+    console.prepare(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     lang = i18n.pick(args.lang)
