@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from watcher import credentials
+from watcher.commandline import split
 from watcher.config import ImapConfig
 from watcher.errors import CredentialsError
 
@@ -35,7 +36,7 @@ def test_password_command_first_line_without_shell(tmp_path: Path) -> None:
     marker = tmp_path / "shell-ran"
     cmd = script(tmp_path, "print('s3cret pw')\nprint('second line')\n")
     # A shell would run the part after ';' and create the marker file.
-    imap = ImapConfig(host="h", username="u", password_command=f"{cmd} ; touch {marker}")
+    imap = ImapConfig(host="h", username="u", password_command=split(f"{cmd} ; touch {marker}"))
     assert credentials.get_password(imap) == "s3cret pw"
     assert not marker.exists()
 
@@ -46,7 +47,7 @@ def test_password_command_failure_hides_its_output(tmp_path: Path) -> None:
         "import sys\nprint('leaked-secret')\n"
         "print('stderr-secret', file=sys.stderr)\nsys.exit(3)\n",
     )
-    imap = ImapConfig(host="h", username="u", password_command=cmd)
+    imap = ImapConfig(host="h", username="u", password_command=split(cmd))
     with pytest.raises(CredentialsError) as info:
         credentials.get_password(imap)
     assert info.value.key == "error.password_command_failed"
@@ -55,7 +56,7 @@ def test_password_command_failure_hides_its_output(tmp_path: Path) -> None:
 
 
 def test_password_command_missing_program() -> None:
-    imap = ImapConfig(host="h", username="u", password_command="/nonexistent/pass show x")
+    imap = ImapConfig(host="h", username="u", password_command=split("/nonexistent/pass show x"))
     with pytest.raises(CredentialsError) as info:
         credentials.get_password(imap)
     assert info.value.key == "error.password_command_missing"

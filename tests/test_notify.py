@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shlex
 import socket
 import sys
 import tempfile
@@ -420,7 +419,7 @@ def test_command_hook_passes_details_in_the_environment_only(
     monkeypatch.setenv("SECOP_WATCHER_PASSWORD", "hunter2")  # must not reach the hook
     monkeypatch.setenv("SECOP_WATCHER_URL", "stale")  # nor stale values
     expires = RECEIVED + timedelta(hours=24)
-    hook = CommandHook(shlex.join([sys.executable, str(hook_script), str(out)]))
+    hook = CommandHook((sys.executable, str(hook_script), str(out)))
 
     assert (
         hook.announce(make_link(url=url, username="jp;rm -rf"), lang="es", expires_at=expires)
@@ -469,18 +468,16 @@ def test_command_hook_failures_are_logged_without_the_url(
     failing.write_text("import sys; sys.exit(3)\n")
     expires = in_two_hours()
 
-    CommandHook(shlex.join([sys.executable, str(failing)])).announce(
-        make_link(), lang="es", expires_at=expires
-    )
-    CommandHook(str(tmp_path / "no-such-program") + " --flag").announce(
+    CommandHook((sys.executable, str(failing))).announce(make_link(), lang="es", expires_at=expires)
+    CommandHook((str(tmp_path / "no-such-program"), "--flag")).announce(
         make_link(), lang="es", expires_at=expires
     )
     t0 = time.monotonic()
-    CommandHook(
-        shlex.join([sys.executable, "-c", "import time; time.sleep(30)"]), timeout=0.5
-    ).announce(make_link(), lang="es", expires_at=expires)
+    CommandHook((sys.executable, "-c", "import time; time.sleep(30)"), timeout=0.5).announce(
+        make_link(), lang="es", expires_at=expires
+    )
     assert time.monotonic() - t0 < 5
-    CommandHook("notify 'unbalanced").announce(make_link(), lang="es", expires_at=expires)
+    CommandHook(()).announce(make_link(), lang="es", expires_at=expires)
 
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     program = Path(sys.executable).name
@@ -488,7 +485,7 @@ def test_command_hook_failures_are_logged_without_the_url(
         f"[notify] command {program} failed (exit code 3)",
         "[notify] command no-such-program could not start: No such file or directory",
         f"[notify] command {program} did not finish within 0.5 s and was stopped",
-        "[notify] command cannot be read (check its quotes); it will not run",
+        "[notify] command is empty; it will not run",
     ]
     assert TOKEN not in caplog.text
 
@@ -500,7 +497,7 @@ def test_build_notifier_off_and_command_only(hook_script: Path, tmp_path: Path) 
     assert isinstance(build_notifier(NotifyConfig(desktop=False)), NullNotifier)
     null = build_notifier(NotifyConfig(desktop=False))
     assert null.announce(make_link(), lang="es", expires_at=in_two_hours()) is None
-    hook = build_notifier(NotifyConfig(desktop=False, command="true"))
+    hook = build_notifier(NotifyConfig(desktop=False, command=("true",)))
     assert isinstance(hook, CommandHook)
 
 
@@ -509,7 +506,7 @@ def test_build_notifier_fans_out_to_desktop_and_command(
 ) -> None:
     out = tmp_path / "runs.jsonl"
     notifier = build_notifier(
-        NotifyConfig(desktop=True, command=shlex.join([sys.executable, str(hook_script), str(out)]))
+        NotifyConfig(desktop=True, command=(sys.executable, str(hook_script), str(out)))
     )
     try:
         assert isinstance(notifier, FanOut)

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
-from watcher import console, i18n, stopping, syslang
+from watcher import commandline, console, i18n, stopping, syslang
+from watcher import config as config_mod
+from watcher.errors import ConfigError
 
 
 def imports_with_windows_localtime(root: Path) -> subprocess.CompletedProcess[str]:
@@ -210,3 +212,58 @@ def test_characters_degrade_on_an_ascii_stream() -> None:
     stream.write("✓ Conexión → listo ⚠ «x» 中\n")
     stream.flush()
     assert buffer.getvalue() == b'OK Conexion -> listo ! "x" ?\n'
+
+
+# --------------------------------------------------------------------------- commands
+
+
+WINDOWS_PATH = r"C:\Users\ana\bin\notify.exe"
+
+
+def test_a_windows_command_string_keeps_its_backslashes_by_windows_rules() -> None:
+    assert commandline.split(f"{WINDOWS_PATH} --flag", "win32") == (WINDOWS_PATH, "--flag")
+    quoted = r'"C:\Program Files\Pass\pass.exe" show "correo ana"'
+    assert commandline.split(quoted, "win32") == (
+        r"C:\Program Files\Pass\pass.exe",
+        "show",
+        "correo ana",
+    )
+    # what POSIX rules made of it, the bug
+    assert commandline.split(f"{WINDOWS_PATH} --flag", "linux") == (
+        "C:Usersanabinnotify.exe",
+        "--flag",
+    )
+
+
+def test_a_command_array_needs_no_quoting_anywhere(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[imap]\nhost = "imap.example.com"\nusername = "ana"\n'
+        'password_command = ["C:/Program Files/Pass/pass.exe", "show", "correo ana"]\n'
+        '[notify]\ncommand = ["C:\\\\Users\\\\ana\\\\bin\\\\notify.exe", "--flag"]\n',
+        encoding="utf-8",
+    )
+    config = config_mod.load(path)
+    assert config.imap.password_command == ("C:/Program Files/Pass/pass.exe", "show", "correo ana")
+    assert config.notify.command == (WINDOWS_PATH, "--flag")
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ("[]", "config.command_list"),
+        ('["", "x"]', "config.command_list"),
+        ('["a", 3]', "config.command_list"),
+        ("3", "config.command_type"),
+        ('"pass \'show"', "config.command_quotes"),
+    ],
+)
+def test_a_bad_command_is_a_config_problem_that_shows_the_array_form(
+    tmp_path: Path, value: str, key: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f'[imap]\nhost = "h"\nusername = "u"\n[notify]\ncommand = {value}\n')
+    with pytest.raises(ConfigError) as info:
+        config_mod.load(path)
+    assert [(where, k) for where, k, _ in info.value.problems] == [("[notify] command", key)]
+    assert '["C:/Users/ana/bin/' in i18n.error_text(info.value, "es")

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from watcher import commandline
 from watcher.authresults import DEFAULT_TRUSTED_AUTHSERV_IDS
+from watcher.commandline import Argv
 from watcher.errors import ConfigError
 
 DEFAULT_SENDER = "registro@secop.gov.co"
@@ -41,7 +43,7 @@ class ImapConfig:
     port: int = 993
     ca_file: Path | None = None
     folders: tuple[str, ...] = ()
-    password_command: str | None = None
+    password_command: Argv | None = None  # watcher.commandline: an array or a string
     timeout_seconds: float = 30.0
     auth: str = PASSWORD  # or OAUTH2_MICROSOFT / OAUTH2_GOOGLE (watcher.oauth)
     oauth_client_id: str | None = None  # Microsoft: None = watcher.oauth_microsoft's default
@@ -67,7 +69,7 @@ class WatchConfig:
 @dataclass(frozen=True)
 class NotifyConfig:
     desktop: bool = True  # desktop notifications (the service)
-    command: str | None = None  # run on each new link, details in environment variables
+    command: Argv | None = None  # run on each new link, details in environment variables
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,11 @@ def _str(value: Any) -> tuple[str, dict[str, Any]] | None:
     if not isinstance(value, str) or not value.strip():
         return "config.text", {}
     return None
+
+
+def _command(value: Any) -> tuple[str, dict[str, Any]] | None:
+    why = commandline.problem(value)
+    return None if why is None else (f"config.command_{why}", {})
 
 
 def _int_range(low: int, high: int) -> Check:
@@ -202,7 +209,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "username": _str,
         "ca_file": _ca_file,
         "folders": _folders,
-        "password_command": _str,
+        "password_command": _command,
         "timeout_seconds": _positive_number,
         "auth": _auth,
         "oauth_client_id": _str,
@@ -219,7 +226,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
     },
     "notify": {
         "desktop": _bool,
-        "command": _str,
+        "command": _command,
     },
 }
 REQUIRED = {("imap", "host"), ("imap", "username")}
@@ -340,7 +347,10 @@ def build(data: dict[str, Any], path: Path | None = None) -> Config:
         watch["sender"] = watch["sender"].strip().lower()
     if "trusted_authserv_ids" in watch:
         watch["trusted_authserv_ids"] = tuple(v.strip() for v in watch["trusted_authserv_ids"])
-    notify = NotifyConfig(**data.get("notify", {}))
+    notify_table = dict(data.get("notify", {}))
+    if "command" in notify_table:
+        notify_table["command"] = commandline.to_argv(notify_table["command"])
+    notify = NotifyConfig(**notify_table)
     return Config(
         imap=imap, watch=WatchConfig(**watch), notify=notify, path=path, accounts=accounts
     )
@@ -357,6 +367,8 @@ def _imap(table: dict[str, Any]) -> ImapConfig:
         imap["timeout_seconds"] = float(imap["timeout_seconds"])
     if "oauth_client_file" in imap:
         imap["oauth_client_file"] = Path(imap["oauth_client_file"]).expanduser()
+    if "password_command" in imap:
+        imap["password_command"] = commandline.to_argv(imap["password_command"])
     if "oauth_authority" in imap:
         imap["oauth_authority"] = imap["oauth_authority"].strip().rstrip("/")
     return ImapConfig(**imap)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import subprocess
 
+from watcher.commandline import Argv
 from watcher.config import ImapConfig
 from watcher.errors import CredentialsError
 
@@ -47,12 +47,8 @@ def refuse_shared_password(imaps: list[ImapConfig]) -> None:
         raise CredentialsError("error.shared_env_password", variable=ENV_PASSWORD)
 
 
-def run_password_command(command: str) -> str:
-    """Run ``command`` (split like a shell would, but never through one); its first line."""
-    try:
-        argv = shlex.split(command)
-    except ValueError as e:
-        raise CredentialsError("error.password_command_syntax", reason=str(e)) from e
+def run_password_command(argv: Argv) -> str:
+    """Run ``argv`` (never through a shell); its first line."""
     if not argv:
         raise CredentialsError("error.password_command_syntax", reason="empty")
     try:

@@ -566,6 +566,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # --- configuration problems ------------------------------------------
     "config.text": ("debe ser un texto entre comillas", "must be a non-empty text in quotes"),
+    "config.command_type": (
+        'debe ser un comando: una lista como ["C:/Users/ana/bin/programa.exe", "--opcion"] '
+        "o un texto",
+        'must be a command: a list such as ["C:/Users/ana/bin/program.exe", "--flag"] or a text',
+    ),
+    "config.command_list": (
+        "debe ser una lista de textos, el primero el programa: "
+        '["C:/Users/ana/bin/programa.exe", "--opcion"]',
+        'must be a list of texts, the program first: ["C:/Users/ana/bin/program.exe", "--flag"]',
+    ),
+    "config.command_quotes": (
+        "no se puede leer (revise las comillas); una lista evita el problema: "
+        '["C:/Users/ana/bin/programa.exe", "--opcion"]',
+        "cannot be read (check its quotes); a list avoids the problem: "
+        '["C:/Users/ana/bin/program.exe", "--flag"]',
+    ),
     "config.int_range": (
         "debe ser un número entero de {low} a {high}",
         "must be a whole number from {low} to {high}",

@@ -20,7 +20,6 @@ import html
 import logging
 import math
 import os
-import shlex
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from desktop_notifier import Button, Capability, Notification, Urgency
 from desktop_notifier.backends.base import DesktopNotifierBackend
 
 from watcher import clipboard
+from watcher.commandline import Argv
 from watcher.config import DEFAULT_SENDER, NotifyConfig
 from watcher.i18n import t
 from watcher.model import Link, Suspicious
@@ -450,25 +450,20 @@ class _Unavailable(Exception):
 class CommandHook:
     """Runs ``[notify] command`` for each new link and each suspicious mail.
 
-    The command is split like a shell would (``shlex``) but run without one;
-    the details travel only in environment variables (``SECOP_WATCHER_*``),
+    The command is a list of arguments (:mod:`watcher.commandline`), run
+    without a shell; the details travel only in environment variables (``SECOP_WATCHER_*``),
     never in the command line. Output is discarded, failures are logged with
     the program's name and exit code only, and nothing is raised.
     """
 
     def __init__(
-        self, command: str, *, timeout: float = COMMAND_TIMEOUT_SECONDS, account: str = ""
+        self, command: Argv, *, timeout: float = COMMAND_TIMEOUT_SECONDS, account: str = ""
     ) -> None:
         self._timeout = timeout
         self._account = account
-        try:
-            self._argv = shlex.split(command)
-        except ValueError:
-            self._argv = []
-            log.warning("[notify] command cannot be read (check its quotes); it will not run")
-        else:
-            if not self._argv:
-                log.warning("[notify] command is empty; it will not run")
+        self._argv = list(command)
+        if not self._argv:
+            log.warning("[notify] command is empty; it will not run")
         self._program = Path(self._argv[0]).name if self._argv else ""
 
     def announce(self, link: Link, *, lang: str, expires_at: datetime) -> str | None:
