@@ -41,3 +41,15 @@ class FileKeyring(KeyringBackend):
         if data.pop(f"{service}\0{username}", None) is None:
             raise PasswordDeleteError(username)
         self._path().write_text(json.dumps(data))
+
+
+class WindowsLimitKeyring(FileKeyring):
+    """Windows Credential Manager's limit: a secret of at most 2,560 bytes, which keyring
+    writes as UTF-16 (CRED_MAX_CREDENTIAL_BLOB_SIZE; keyring.backends.Windows)."""
+
+    LIMIT = 2560
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if len(password.encode("utf-16-le")) > self.LIMIT:
+            raise OSError(1783, "CredWrite", "The stub received bad data.")
+        super().set_password(service, username, password)

@@ -8,20 +8,26 @@ version's ``Event.wait``) into the code that depends on it.
 from __future__ import annotations
 
 import io
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import keyring
 import pytest
 
 from tests.conftest import REPO_ROOT
-from watcher import commandline, console, i18n, stopping, syslang
+from tests.keyring_backend import WindowsLimitKeyring
+from watcher import commandline, console, i18n, oauth, stopping, syslang
 from watcher import config as config_mod
 from watcher.errors import ConfigError
 
@@ -267,3 +273,61 @@ def test_a_bad_command_is_a_config_problem_that_shows_the_array_form(
         config_mod.load(path)
     assert [(where, k) for where, k, _ in info.value.problems] == [("[notify] command", key)]
     assert '["C:/Users/ana/bin/' in i18n.error_text(info.value, "es")
+
+
+# --------------------------------------------------------------------------- keyring
+
+
+@pytest.fixture
+def windows_keyring() -> Iterator[WindowsLimitKeyring]:
+    backend = WindowsLimitKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+MICROSOFT = config_mod.ImapConfig(
+    host="outlook.office365.com", username="ana@entidad.gov.co", auth="oauth2-microsoft"
+)
+
+
+def test_a_microsoft_sign_in_fits_windows_credential_manager(
+    windows_keyring: WindowsLimitKeyring,
+) -> None:
+    refresh = "M.C5" + secrets.token_urlsafe(1500)  # reported at about 1,500 characters
+    record = {"refresh_token": refresh, "signed_in": "2026-12-01T15:00:00+00:00"}
+    with pytest.raises(OSError):  # one entry cannot hold it: the bug
+        windows_keyring.set_password("secop-watcher", "x", json.dumps(record))
+    oauth.save_record(MICROSOFT, record)
+    assert oauth.load_record(MICROSOFT) == record
+    stored = windows_keyring._load()
+    assert all(len(v.encode("utf-16-le")) <= WindowsLimitKeyring.LIMIT for v in stored.values())
+    assert not any(refresh in v for v in stored.values())  # really in pieces
+
+
+def test_a_new_sign_in_replaces_every_old_piece(windows_keyring: WindowsLimitKeyring) -> None:
+    first = {"refresh_token": "a" * 3000}
+    oauth.save_record(MICROSOFT, first)
+    pieces_before = len(windows_keyring._load())
+    second = {"refresh_token": "b" * 2500}
+    oauth.save_record(MICROSOFT, second)
+    assert oauth.load_record(MICROSOFT) == second
+    assert len(windows_keyring._load()) <= pieces_before  # the old generation is gone
+    assert not any("a" * 100 in v for v in windows_keyring._load().values())
+    short = {"refresh_token": "c" * 10}
+    oauth.save_record(MICROSOFT, short)
+    assert oauth.load_record(MICROSOFT) == short
+    assert len(windows_keyring._load()) == 1
+
+
+def test_the_access_token_cache_fits_too(windows_keyring: WindowsLimitKeyring) -> None:
+    grant = oauth.Grant(
+        access_token="EwB" + "x" * 2400,
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+        record={},
+    )
+    oauth.save_access(MICROSOFT, grant)
+    assert oauth.load_access(MICROSOFT) == grant

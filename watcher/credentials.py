@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import subprocess
 
 from watcher.commandline import Argv
@@ -96,28 +97,87 @@ def store_password(username: str, password: str) -> None:
     keyring_set(username, password, username=username)
 
 
-def keyring_get(entry: str, *, username: str) -> str | None:
-    """The keyring's secret for ``entry`` (None when there is none); ``username`` is
-    only for the messages."""
+# Windows' Credential Manager holds at most 2,560 bytes per secret, and keyring writes
+# UTF-16 there: 1,280 characters. A Microsoft sign-in record is often longer (its refresh
+# token alone is about 1,500 characters), so a long secret is kept in pieces of at most
+# CHUNK characters, on every platform alike, under entries named after the secret's own:
+# the first holds "<MARKER><pieces>:<generation>", piece i is "<entry>#<generation>.<i>".
+# Pieces are written first and the marker last, so a reader never sees half a record.
+CHUNK = 1000
+MARKER = "secop-watcher-pieces:"
+
+
+def _chunk_name(entry: str, generation: str, index: int) -> str:
+    return f"{entry}#{generation}.{index}"
+
+
+def _raw_get(entry: str, username: str) -> str | None:
     import keyring
 
-    if not keyring_usable():
-        raise CredentialsError("error.no_keyring", username=username)
     try:
         return keyring.get_password(SERVICE, entry)
     except Exception as e:  # backends raise their own types (D-Bus, Windows), not KeyringError
         raise CredentialsError("error.keyring_failed", username=username) from e
 
 
-def keyring_set(entry: str, secret: str, *, username: str) -> None:
+def _raw_set(entry: str, secret: str, username: str) -> None:
     import keyring
 
-    if not keyring_usable():
-        raise CredentialsError("error.no_keyring", username=username)
     try:
         keyring.set_password(SERVICE, entry, secret)
     except Exception as e:  # e.g. Windows' 2,560-byte limit: a pywintypes.error
         raise CredentialsError("error.keyring_failed", username=username) from e
+
+
+def _raw_delete(entry: str) -> None:
+    import keyring
+
+    try:
+        keyring.delete_password(SERVICE, entry)
+    except Exception:  # noqa: BLE001 - an old piece left behind is harmless, never fatal
+        log.debug("keyring: could not remove an old piece of a secret")
+
+
+def _pieces(value: str) -> tuple[int, str] | None:
+    """``(count, generation)`` when ``value`` is the marker of a secret kept in pieces."""
+    if not value.startswith(MARKER):
+        return None
+    count, _, generation = value[len(MARKER) :].partition(":")
+    return (int(count), generation) if count.isdigit() and generation else None
+
+
+def keyring_get(entry: str, *, username: str) -> str | None:
+    """The keyring's secret for ``entry`` (None when there is none); ``username`` is
+    only for the messages."""
+    if not keyring_usable():
+        raise CredentialsError("error.no_keyring", username=username)
+    for _attempt in range(3):  # a writer may replace the pieces while they are read
+        value = _raw_get(entry, username)
+        pieces = _pieces(value) if value is not None else None
+        if pieces is None:
+            return value
+        parts = [_raw_get(_chunk_name(entry, pieces[1], i), username) for i in range(pieces[0])]
+        if all(part is not None for part in parts):
+            return "".join(part or "" for part in parts)
+    raise CredentialsError("error.keyring_failed", username=username)
+
+
+def keyring_set(entry: str, secret: str, *, username: str) -> None:
+    if not keyring_usable():
+        raise CredentialsError("error.no_keyring", username=username)
+    old = _raw_get(entry, username)
+    old_pieces = _pieces(old) if old is not None else None
+    if len(secret) <= CHUNK and not secret.startswith(MARKER):
+        _raw_set(entry, secret, username)
+    else:
+        generation = secrets.token_hex(4)
+        parts = [secret[i : i + CHUNK] for i in range(0, len(secret), CHUNK)]
+        for index, part in enumerate(parts):
+            _raw_set(_chunk_name(entry, generation, index), part, username)
+        _raw_set(entry, f"{MARKER}{len(parts)}:{generation}", username)
+    if old_pieces is not None:
+        for index in range(old_pieces[0]):
+            _raw_delete(_chunk_name(entry, old_pieces[1], index))
 
 
 def keyring_backend_name() -> str:
