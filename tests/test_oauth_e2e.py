@@ -27,7 +27,7 @@ from tests.servers.oauthserver import GOOGLE_MAIL_SCOPE, MS_IMAP_SCOPE, OAuthSer
 from watcher import config as config_mod
 from watcher import oauth
 from watcher.connect import Connector
-from watcher.oauth_microsoft import DEFAULT_CLIENT_ID, DevicePrompt, Microsoft
+from watcher.oauth.microsoft import DEFAULT_CLIENT_ID, DevicePrompt, Microsoft
 
 pytestmark = pytest.mark.dovecot
 

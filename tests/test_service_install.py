@@ -28,10 +28,11 @@ import pytest
 
 from tests import cliutil
 from tests.conftest import in_ci
-from watcher import cli, servicerender
-from watcher import servicectl as service
-from watcher import servicefiles as sf
+from watcher import cli
 from watcher.exitcodes import ExitCode
+from watcher.install import control as service
+from watcher.install import files as sf
+from watcher.install import render as servicerender
 from watcher.state import StateStore, state_file
 
 TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}

@@ -46,7 +46,7 @@ class ImapConfig:
     password_command: Argv | None = None  # watcher.commandline: an array or a string
     timeout_seconds: float = 30.0
     auth: str = PASSWORD  # or OAUTH2_MICROSOFT / OAUTH2_GOOGLE (watcher.oauth)
-    oauth_client_id: str | None = None  # Microsoft: None = watcher.oauth_microsoft's default
+    oauth_client_id: str | None = None  # Microsoft: None = watcher.oauth.microsoft's default
     oauth_tenant: str = "common"
     oauth_authority: str = MICROSOFT_AUTHORITY
     oauth_client_file: Path | None = None  # Google: the client JSON the user downloaded

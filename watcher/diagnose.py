@@ -319,7 +319,7 @@ def notification_server_name(timeout: float = 3.0) -> str:
 
 
 def _service(report: DoctorReport, lang: str) -> None:
-    from watcher import servicectl as service
+    from watcher.install import control as service
 
     try:
         status = service.status(service.Host.current()).data

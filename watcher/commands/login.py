@@ -93,7 +93,7 @@ def obtain(imap: ImapConfig, account: str, lang: str) -> Grant:
     from watcher.oauth import utcnow
 
     if imap.auth == OAUTH2_MICROSOFT:
-        from watcher.oauth_microsoft import DevicePrompt, Microsoft
+        from watcher.oauth.microsoft import DevicePrompt, Microsoft
 
         def show(prompt: DevicePrompt) -> None:
             minutes = max(1, prompt.expires_in // 60)
@@ -108,7 +108,7 @@ def obtain(imap: ImapConfig, account: str, lang: str) -> Grant:
             _echo(text)
 
         return Microsoft(imap, account).sign_in(show, utcnow)
-    from watcher.oauth_google import Google
+    from watcher.oauth.google import Google
 
     # google-auth-oauthlib prints this, with the address in place of {url}.
     prompt = i18n.t("login.browser", lang, username=imap.username)  # "{{url}}" → "{url}"

@@ -1,6 +1,6 @@
 """``secop-watcher service install|uninstall|status``: run the watcher at every login.
 
-The work is in :mod:`watcher.servicectl`, imported only when the command runs.
+The work is in :mod:`watcher.install.control`, imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from watcher.commands import Outcome
 
 if TYPE_CHECKING:
-    from watcher.servicectl import Host
+    from watcher.install.control import Host
 
 HELP = (
     "instala el servicio que vigila el correo al iniciar sesión / "
@@ -44,6 +44,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, host: Host | None = None) -> Outcome:
-    from watcher import servicectl
+    from watcher.install import control as servicectl
 
     return servicectl.run(args, host)

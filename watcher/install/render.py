@@ -9,8 +9,8 @@ from datetime import datetime
 from watcher import render
 from watcher.config import Config
 from watcher.i18n import t
+from watcher.install.files import ServiceChange, ServiceStatus
 from watcher.render import age, iso, local
-from watcher.servicefiles import ServiceChange, ServiceStatus
 
 # --- service status ----------------------------------------------------------
 

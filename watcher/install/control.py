@@ -34,10 +34,10 @@ from typing import Any
 
 from watcher import config as config_mod
 from watcher import paths
-from watcher import servicefiles as sf
 from watcher.commands import Outcome
 from watcher.errors import ConfigError
 from watcher.exitcodes import ExitCode
+from watcher.install import files as sf
 from watcher.state import StateStore
 
 TIMEOUT = 60.0
@@ -68,7 +68,7 @@ class Host:
 
 
 def run(args: argparse.Namespace, host: Host | None = None) -> Outcome:
-    from watcher import servicerender  # noqa: F401 - registers how the results are shown
+    from watcher.install import render  # noqa: F401 - registers how the results are shown
 
     host = host or Host.current()
     if args.service_action == "install":

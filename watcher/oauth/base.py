@@ -1,6 +1,6 @@
 """OAuth2 sign-in: access tokens for IMAP, made from a refresh token kept in the keyring.
 
-Microsoft (:mod:`watcher.oauth_microsoft`) and Google (:mod:`watcher.oauth_google`)
+Microsoft (:mod:`watcher.oauth.microsoft`) and Google (:mod:`watcher.oauth.google`)
 differ in how the first sign-in happens and whom to ask for a fresh access
 token. What they share lives here:
 
@@ -264,17 +264,6 @@ def reauth(imap: ImapConfig, account: str, reason: str) -> ReauthRequired:
         reason=reason,
         command=login_command(account),
     )
-
-
-def provider_for(imap: ImapConfig, account: str = "") -> Provider:
-    """The provider of ``imap.auth`` (its library is imported only now)."""
-    if imap.auth == OAUTH2_MICROSOFT:
-        from watcher.oauth_microsoft import Microsoft
-
-        return Microsoft(imap, account)
-    from watcher.oauth_google import Google
-
-    return Google(imap, account)
 
 
 # --- SASL --------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from watcher import oauth
 from watcher.config import ImapConfig
 from watcher.errors import AuthError, ConfigError, UserError
+from watcher.oauth import base as oauth
 
 log = logging.getLogger(__name__)
 

@@ -170,7 +170,7 @@ def template_text(platform: str) -> str:
     name = TEMPLATES[platform]
     here = Path(__file__).resolve().parent
     for folder in (
-        here.parent / "config",  # source checkout, editable install
+        here.parent.parent / "config",  # source checkout, editable install (watcher/install/)
         Path(sys.prefix) / "share" / NAME,  # data files of a wheel install
     ):
         candidate = folder / name

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from watcher import oauth
 from watcher.config import MICROSOFT_AUTHORITY, ImapConfig
 from watcher.errors import AuthError, ConnectionFailed, ProtocolError
+from watcher.oauth import base as oauth
 
 log = logging.getLogger(__name__)
 
