@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tests.servers.dovecot import Dovecot
+if TYPE_CHECKING:  # needs POSIX; the platform tests run on Windows too
+    from tests.servers.dovecot import Dovecot
 
 
 def executable() -> str:

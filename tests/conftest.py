@@ -14,14 +14,16 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from tests.browser import Browser
-from tests.servers.certs import Certs, make_certs
-from tests.servers.dovecot import Dovecot
-from tests.servers.oauthserver import OAuthServer
+if TYPE_CHECKING:  # imported where used: they need POSIX (pwd, grp, fcntl), and the
+    # platform tests run on Windows and macOS too (.github/workflows/ci.yml)
+    from tests.browser import Browser
+    from tests.servers.certs import Certs
+    from tests.servers.dovecot import Dovecot
+    from tests.servers.oauthserver import OAuthServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,6 +122,8 @@ def random_users() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     """Test CA (``certs.ca``) and server certificates (``certs.server(kind)``)."""
+    from tests.servers.certs import make_certs
+
     return make_certs(tmp_path_factory.mktemp("certs"))
 
 
@@ -155,6 +159,8 @@ def dovecot_factory(certs: Certs, dovecot_root: Path) -> Iterator[Callable[..., 
     ) -> Dovecot:
         base = Path(tempfile.mkdtemp(prefix="dc-", dir=dovecot_root))
         kwargs.setdefault("certs", certs)
+        from tests.servers.dovecot import Dovecot
+
         server = Dovecot(base, users if users is not None else random_users(), **kwargs)
         servers.append(server)
         if start:
@@ -189,6 +195,8 @@ def oauth_server(certs: Certs, monkeypatch: pytest.MonkeyPatch) -> Iterator[OAut
     """
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certs.ca))
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    from tests.servers.oauthserver import OAuthServer
+
     server = OAuthServer(certs).start()
     try:
         yield server
@@ -203,6 +211,8 @@ def chromium() -> Iterator[Browser]:
     Missing Chromium skips the tests that use it, and fails them when CI is set.
     """
     require_binaries("chromium")
+    from tests.browser import Browser
+
     with Browser(_which("chromium")) as browser:
         yield browser
 

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.categories import Case, cases
 from tests.cliutil import write_config
-from tests.servers.dovecot import Dovecot
 from watcher import config as config_mod
 from watcher.check import scan_new
 from watcher.imap import Folder, ImapSession
 from watcher.model import Kind, Verdict
 from watcher.parsing import parse_message
+
+if TYPE_CHECKING:
+    from tests.servers.dovecot import Dovecot
 
 CASES = cases()
 

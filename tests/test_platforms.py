@@ -25,6 +25,7 @@ from typing import Any
 import keyring
 import pytest
 
+from tests import cliutil
 from tests.conftest import REPO_ROOT
 from tests.keyring_backend import WindowsLimitKeyring
 from watcher import commandline, console, i18n, oauth, stopping, syslang
@@ -59,7 +60,7 @@ def imports_with_windows_localtime(root: Path) -> subprocess.CompletedProcess[st
         cwd=root,
         capture_output=True,
         text=True,
-        env={"TZ": "America/Bogota", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
+        env={**os.environ, "TZ": "America/Bogota", "PYTHONPATH": str(root)},
         check=False,
     )
 
@@ -104,6 +105,7 @@ def test_wait_for_stop_wakes_with_the_timeout_until_set() -> None:
     assert event.calls == [1.0, 1.0, 1.0]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal masks (Windows has none)")
 def test_posix_workers_do_not_take_the_stop_signals() -> None:
     seen: dict[str, Any] = {}
 
@@ -191,7 +193,7 @@ def test_macos_defaults_output_is_read() -> None:
 
 
 def _doctor(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
-    exe = Path(sys.executable).with_name("secop-watcher")
+    exe = Path(cliutil.executable())
     full = {**os.environ, **env}
     return subprocess.run([str(exe), "--lang", "es", "doctor"], capture_output=True, env=full)
 

@@ -15,15 +15,17 @@ import string
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import getaddresses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.mailfactory import reset_mail, reset_url
-from tests.servers.dovecot import Dovecot
 from watcher.senders import from_addresses, split_fields
+
+if TYPE_CHECKING:
+    from tests.servers.dovecot import Dovecot
 
 GENUINE = "registro@secop.gov.co"
 G = b"From: registro@secop.gov.co\r\n"
