@@ -4,14 +4,16 @@ and must decide exactly as ``parse`` does on the whole message."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.categories import Case, cases
-from tests.cliutil import write_config
+from tests.cliutil import check_json, write_config
 from watcher import config as config_mod
 from watcher.check import scan_new
 from watcher.imap import Folder, ImapSession
@@ -58,3 +60,36 @@ def test_the_parts_path_decides_as_parse_does(dovecot: Dovecot, tmp_path: Path) 
             whole.reasons,
         ), case.name
         assert_outcome(case, got)
+
+
+@pytest.mark.dovecot
+def test_check_now_reports_each_category_as_parse_decides(dovecot: Dovecot, tmp_path: Path) -> None:
+    """The installed ``check-now`` on a mailbox of every category: each reset's link is
+    among the links (current, superseded or expired, by age and user), each suspicious
+    mail among the suspicious ones with its reasons, and nothing else."""
+    now = datetime.now(UTC)
+    expected: dict[str, Case] = {}
+    for n, case in enumerate(CASES):
+        mid = f"<case-{n}@categories.test>"
+        raw = re.sub(rb"(?im)^Message-ID:[^\r\n]*\r?\n", b"", case.raw, count=1)
+        raw = f"Message-ID: {mid}\r\n".encode() + raw
+        raw = re.sub(
+            rb"(?im)^Date:[^\r\n]*", f"Date: {format_datetime(now)}".encode(), raw, count=1
+        )
+        dovecot.append("jperez", "INBOX", raw, date=now)
+        expected[mid] = case
+    code, data, err = check_json(
+        write_config(tmp_path / "c.toml", dovecot), dovecot.password("jperez")
+    )
+    assert code == 0, err
+    links = {x["message_id"]: x for key in ("current", "superseded", "expired") for x in data[key]}
+    suspicious = {x["message_id"]: x for x in data["suspicious"]}
+    for mid, case in expected.items():
+        if case.kind is Kind.RESET:
+            assert links[mid]["url"] == case.url, case.name
+            assert links[mid]["username"] == case.username, case.name
+        elif case.kind is Kind.SUSPICIOUS:
+            assert set(case.reasons) <= set(suspicious[mid]["reasons"]), case.name
+        else:
+            assert mid not in links and mid not in suspicious, case.name
+    assert set(links) | set(suspicious) <= set(expected)
