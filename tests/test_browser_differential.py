@@ -579,3 +579,41 @@ def test_quoted_printable_encoder_round_trips(
     encoded = encode_qp(data, breaks, as_hex)
     assert binascii.a2b_qp(encoded) == data
     assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+
+
+# --- hidden anchors ------------------------------------------------------------------
+
+GENUINE = f"{RESET}?token={TOKEN}"
+HIDING = [
+    ("display-none", '<a style="display:none" href="{href}">{text}</a>'),
+    ("ancestor-display-none", '<div style="display: none"><a href="{href}">{text}</a></div>'),
+    ("visibility-hidden", '<span style="visibility:hidden"><a href="{href}">{text}</a></span>'),
+    ("hidden-attribute", '<p hidden><a href="{href}">{text}</a></p>'),
+    ("font-size-zero", '<div style="font-size:0"><a href="{href}">{text}</a></div>'),
+    (
+        "zero-box-clipped",
+        '<div style="height:0;width:0;overflow:hidden"><a href="{href}">{text}</a></div>',
+    ),
+    (
+        "style-rule",
+        '<style>.x{{display:none}}</style><div class="x"><a href="{href}">{text}</a></div>',
+    ),
+    ("opacity-zero", '<a style="opacity:0" href="{href}">{text}</a>'),
+]
+
+
+@BROWSER
+@pytest.mark.parametrize(("name", "markup"), HIDING, ids=[n for n, _ in HIDING])
+def test_a_reset_anchor_the_reader_cannot_see_is_never_the_link(
+    chromium: Browser, name: str, markup: str
+) -> None:
+    """A genuine-looking anchor, hidden, before a visible one that goes elsewhere: what the
+    browser does not render (or renders invisibly) is never handed over as the link."""
+    hidden = markup.format(href=GENUINE, text=ANCHOR_TEXT)
+    visible = anchor("https://secop.gov.co.actualizar-datos.example/reset")
+    body = utf8(hidden + visible)
+    rendered = [a.rendered for a in chromium.anchors(body, "utf-8") if a.href == GENUINE]
+    assert rendered, name
+    verdict = parse_message(mail_from_html(body, "utf-8", cte="quoted-printable").raw)
+    assert verdict.kind is not Kind.RESET, (name, verdict)
+    assert "hidden_link" in verdict.reasons, (name, verdict.reasons, rendered)
