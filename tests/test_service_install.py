@@ -13,13 +13,16 @@ from __future__ import annotations
 import argparse
 import configparser
 import json
+import logging
 import os
 import plistlib
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from watcher.exitcodes import ExitCode
 from watcher.install import control as service
 from watcher.install import files as sf
 from watcher.install import render as servicerender
+from watcher.install import windowed
 from watcher.state import StateStore, state_file
 
 TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
@@ -272,13 +276,90 @@ def parse_task(raw: bytes) -> ET.Element:
     return ET.fromstring(raw)  # noqa: S314 (our own output, not untrusted input)
 
 
+# What Microsoft's Task Scheduler schema documents (learn.microsoft.com, "Task Scheduler
+# Schema Elements"; MS-TSCH 2.5): the full XSD is not published as a file, so its rules
+# that this task touches are checked here, with the limits quoted from the docs.
+TASK_CHILDREN = {"RegistrationInfo", "Triggers", "Settings", "Data", "Principals", "Actions"}
+TRIGGER_BASE = ["Enabled", "StartBoundary", "EndBoundary", "Repetition", "ExecutionTimeLimit"]
+SETTINGS_CHILDREN = {  # settingsType is an xs:all: any order, each at most once
+    "AllowStartOnDemand", "RestartOnFailure", "MultipleInstancesPolicy",
+    "DisallowStartIfOnBatteries", "StopIfGoingOnBatteries", "AllowHardTerminate",
+    "StartWhenAvailable", "NetworkProfileName", "RunOnlyIfNetworkAvailable", "WakeToRun",
+    "Enabled", "Hidden", "DeleteExpiredTaskAfter", "IdleSettings", "NetworkSettings",
+    "ExecutionTimeLimit", "Priority", "RunOnlyIfIdle", "UseUnifiedSchedulingEngine",
+    "DisallowStartOnRemoteAppSession", "MaintenanceSettings", "Volatile",
+}  # fmt: skip
+DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+
+
+def seconds(duration: str) -> int:
+    """An xs:duration as Task Scheduler writes them (days, hours, minutes, seconds)."""
+    match = DURATION.fullmatch(duration)
+    assert match and duration not in ("P", "PT"), duration
+    d, h, m, s = (int(x or 0) for x in match.groups())
+    return ((d * 24 + h) * 60 + m) * 60 + s
+
+
+def local(element: ET.Element) -> list[str]:
+    return [child.tag.removeprefix(f"{{{TASK_NS['t']}}}") for child in element]
+
+
+def check_task_schema(root: ET.Element) -> None:
+    """The schema's rules for the parts of the task this program writes."""
+    assert root.tag == f"{{{TASK_NS['t']}}}Task"
+    assert root.get("version") == "1.2"  # Vista and later; every element used is 1.2
+    names = local(root)
+    assert set(names) <= TASK_CHILDREN and len(names) == len(set(names)), names
+    assert "Actions" in names  # the only required part
+    triggers = root.find("t:Triggers", TASK_NS)
+    assert triggers is not None
+    for trigger in triggers:
+        kind = local(triggers)[list(triggers).index(trigger)]
+        extra = {"LogonTrigger": ["UserId"], "TimeTrigger": ["RandomDelay"]}[kind]
+        order = TRIGGER_BASE + extra  # triggerBaseType is an xs:sequence, then the type's own
+        got = local(trigger)
+        assert got == sorted(got, key=order.index), f"{kind}: {got} out of schema order"
+        if kind == "TimeTrigger":
+            assert trigger.findtext("t:StartBoundary", namespaces=TASK_NS)  # required there
+        repetition = trigger.find("t:Repetition", TASK_NS)
+        if repetition is not None:  # repetitionType: Interval PT1M..P31D, Duration >= PT1M
+            interval = seconds(repetition.findtext("t:Interval", "", TASK_NS))
+            assert 60 <= interval <= 31 * 86400
+            duration = repetition.findtext("t:Duration", namespaces=TASK_NS)
+            assert duration is None or seconds(duration) >= 60
+    settings = root.find("t:Settings", TASK_NS)
+    assert settings is not None
+    names = local(settings)
+    assert set(names) <= SETTINGS_CHILDREN and len(names) == len(set(names)), names
+    policy = settings.findtext("t:MultipleInstancesPolicy", namespaces=TASK_NS)
+    assert policy in ("Parallel", "Queue", "IgnoreNew", "StopExisting")
+    assert 0 <= int(settings.findtext("t:Priority", "7", TASK_NS)) <= 10
+    restart = settings.find("t:RestartOnFailure", TASK_NS)
+    if restart is not None:  # restartType: both children; Count is an unsignedByte >= 1
+        assert 60 <= seconds(restart.findtext("t:Interval", "", TASK_NS)) <= 31 * 86400
+        assert 1 <= int(restart.findtext("t:Count", "0", TASK_NS)) <= 255
+    exec_ = root.find("t:Actions/t:Exec", TASK_NS)
+    assert exec_ is not None and local(exec_)[0] == "Command"  # execType: a sequence
+    principal = root.find("t:Principals/t:Principal", TASK_NS)
+    assert principal is not None
+    assert principal.findtext("t:LogonType", namespaces=TASK_NS) == "InteractiveToken"
+
+
 def test_windows_task_renders(tmp_path: Path) -> None:
-    program = "C:\\Users\\José Pérez\\pipx\\venvs\\secop-watcher\\Scripts\\secop-watcher.exe"
+    scripts = "C:\\Users\\José Pérez\\pipx\\venvs\\secop-watcher\\Scripts\\"
+    program = scripts + "secop-watcher-service.exe"
     config = 'C:\\Users\\José Pérez\\Mis documentos & <cosas>\\"x"\\config.toml'
     argv = [program, "--config", config, "run"]
     text = sf.render("win32", argv, log_dir=tmp_path, user_id="OFICINA\\José Pérez")
-    root = parse_task(sf.encode("win32", text))
-    assert root.tag == f"{{{TASK_NS['t']}}}Task"
+    raw = sf.encode("win32", text)
+    assert raw.startswith(b"\xff\xfe<\x00?\x00x\x00m\x00l\x00")  # UTF-16 LE, BOM, then <?xml
+    assert (
+        raw.decode("utf-16-le")
+        .lstrip("\ufeff")
+        .startswith('<?xml version="1.0" encoding="UTF-16"?>\r\n')
+    )
+    root = parse_task(raw)
+    check_task_schema(root)
     assert root.findtext("t:Actions/t:Exec/t:Command", namespaces=TASK_NS) == program
     arguments = root.findtext("t:Actions/t:Exec/t:Arguments", namespaces=TASK_NS)
     assert arguments is not None
@@ -286,11 +367,30 @@ def test_windows_task_renders(tmp_path: Path) -> None:
     trigger = root.find("t:Triggers/t:LogonTrigger", TASK_NS)
     assert trigger is not None
     assert trigger.findtext("t:UserId", namespaces=TASK_NS) == "OFICINA\\José Pérez"
+    # Restarted after a crash: a trigger repeating every 5 minutes, forever (no Duration),
+    # that a running instance ignores. RestartOnFailure alone covers failures to start.
+    again = root.find("t:Triggers/t:TimeTrigger", TASK_NS)
+    assert again is not None
+    assert again.findtext("t:Repetition/t:Interval", namespaces=TASK_NS) == "PT5M"
+    assert again.find("t:Repetition/t:Duration", TASK_NS) is None
+    assert again.findtext("t:Repetition/t:StopAtDurationEnd", namespaces=TASK_NS) == "false"
     settings = root.find("t:Settings", TASK_NS)
     assert settings is not None
+    assert settings.findtext("t:MultipleInstancesPolicy", namespaces=TASK_NS) == "IgnoreNew"
     assert settings.findtext("t:ExecutionTimeLimit", namespaces=TASK_NS) == "PT0S"
-    assert settings.find("t:RestartOnFailure/t:Interval", TASK_NS) is not None
-    assert int(settings.findtext("t:RestartOnFailure/t:Count", namespaces=TASK_NS) or 0) > 0
+    assert settings.findtext("t:DisallowStartIfOnBatteries", namespaces=TASK_NS) == "false"
+
+
+def test_schema_check_catches_what_schtasks_refuses(tmp_path: Path) -> None:
+    """The checks above mean something: the old template's Count 999 is refused."""
+    text = sf.render("win32", ["C:\\x\\secop-watcher-service.exe", "run"], log_dir=tmp_path)
+    bad = text.replace("<Count>255</Count>", "<Count>999</Count>")
+    with pytest.raises(AssertionError):
+        check_task_schema(parse_task(sf.encode("win32", bad)))
+    logon = "<Enabled>true</Enabled>\n      <UserId>"
+    swapped = text.replace(logon, "<UserId>x</UserId>" + logon, 1)  # out of sequence order
+    with pytest.raises(AssertionError):
+        check_task_schema(parse_task(sf.encode("win32", swapped)))
 
 
 @pytest.mark.parametrize("platform", ["darwin", "win32"])
@@ -341,6 +441,37 @@ def test_program_windows_exe(tmp_path: Path) -> None:
         which=lambda _: None,
     )
     assert got == [str(exe)]
+
+
+def test_program_windows_is_the_windowless_launcher(tmp_path: Path) -> None:
+    """pipx on Windows copies both launchers to its bin folder; the task gets the
+    windowed one (no console window at logon, nothing to close by mistake)."""
+    scripts = tmp_path / "pipx" / "venvs" / "secop-watcher" / "Scripts"
+    python = fake_script(scripts, "python.exe")
+    fake_script(scripts, "secop-watcher.exe")
+    fake_script(scripts, sf.WINDOWED_EXE)
+    bindir = tmp_path / ODD_DIR / ".local" / "bin"
+    console = fake_script(bindir, "secop-watcher.exe")
+    windowed = fake_script(bindir, sf.WINDOWED_EXE)
+    got = sf.program(
+        argv0=str(console), executable=str(python), platform="win32", which=lambda _: None
+    )
+    assert got == [str(windowed)]
+    # Started some other way (python -m watcher): the one in the venv's Scripts.
+    got = sf.program(argv0="-m", executable=str(python), platform="win32", which=lambda _: None)
+    assert got == [str(scripts / sf.WINDOWED_EXE)]
+
+
+def test_program_windows_falls_back_to_pythonw(tmp_path: Path) -> None:
+    """No gui-script launcher (an old install): pythonw.exe, never the console python."""
+    scripts = tmp_path / "Scripts"
+    python = fake_script(scripts, "python.exe")
+    pythonw = fake_script(scripts, "pythonw.exe")
+    console = fake_script(scripts, "secop-watcher.exe")
+    got = sf.program(
+        argv0=str(console), executable=str(python), platform="win32", which=lambda _: None
+    )
+    assert got == [str(pythonw), "-m", "watcher.install.windowed"]
 
 
 def test_program_falls_back_to_python_m_watcher(tmp_path: Path) -> None:
@@ -409,11 +540,17 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[list[str]],
     yield calls, behaviour
 
 
-def host_for(platform: str, tmp_path: Path) -> service.Host:
+def host_for(
+    platform: str, tmp_path: Path, run: service.Runner | None = None, grace: float = 5.0
+) -> service.Host:
     script = fake_script(
         tmp_path / ODD_DIR / "bin", "secop-watcher.exe" if platform == "win32" else "secop-watcher"
     )
+    if platform == "win32":  # what pip makes for [project.gui-scripts]
+        fake_script(tmp_path / ODD_DIR / "bin", sf.WINDOWED_EXE)
     return service.Host(
+        run=run,
+        stop_grace=grace,
         platform=platform,
         environ={**os.environ, "USERDOMAIN": "OFICINA", "USERNAME": "jperez"},
         home=tmp_path / "home",
@@ -486,46 +623,228 @@ def test_macos_status(tmp_path: Path, recorded: tuple[list[list[str]], dict[str,
     assert outcome.data.running == "inactive"
 
 
-def test_windows_install_and_uninstall(
-    tmp_path: Path, recorded: tuple[list[list[str]], dict[str, Any]]
-) -> None:
-    calls, _ = recorded
+# schtasks /Query /TN secop-watcher /V /FO CSV /NH, as English and Spanish Windows 10/11
+# print it (one row per trigger; 28 columns; Status 4th, Last Result 7th).
+CSV_TAIL = '"N/A","N/A","{enabled}","Disabled","","OFICINA\\jperez","Disabled","72:00:00",' + (
+    '"{schedule}","{schedule}","N/A","N/A","N/A","N/A","N/A","Disabled","Disabled","Disabled",'
+    '"Disabled"'
+)
+QUERY_EN = (
+    '"OFICINA-PC","\\secop-watcher","{next}","{status}","Interactive only",'
+    '"12/1/2026 9:00:02 AM","{result}","OFICINA\\jperez","C:\\Users\\jperez\\.local\\bin\\'
+    'secop-watcher-service.exe --lang es run",' + CSV_TAIL
+)
+QUERY_ES = (
+    '"OFICINA-PC","\\secop-watcher","{next}","{status}","Solo interactivo",'
+    '"1/12/2026 9:00:02","{result}","OFICINA\\jperez","C:\\Users\\jperez\\.local\\bin\\'
+    'secop-watcher-service.exe --lang es run",' + CSV_TAIL
+)
+
+
+def query_output(template: str, status: str, result: str, enabled: str = "Enabled") -> str:
+    rows = [
+        template.format(next=nxt, status=status, result=result, enabled=enabled, schedule=schedule)
+        for nxt, schedule in (("N/A", "At logon time"), ("12/1/2026 9:05:00 AM", "One Time Only"))
+    ]
+    return "\r\n" + "\r\n".join(rows) + "\r\n"
+
+
+class FakeSchtasks:
+    """Windows' schtasks.exe as ``Host.run``: keeps the task's state, records every argv.
+
+    The service it "runs" honours the stop request of :func:`service._stop_windows_task`
+    as the real one does (:func:`windowed.watch_stop_requests`), unless ``deaf``.
+    """
+
+    def __init__(self, template: str = QUERY_EN) -> None:
+        self.calls: list[list[str]] = []
+        self.registered = self.running = self.deaf = False
+        self.template = template
+        self.saw_request = False
+
+    def __call__(self, argv: Sequence[str]) -> service.Called:
+        argv = list(argv)
+        assert argv[0] == "schtasks" and argv[2:4] == ["/TN", "secop-watcher"], argv
+        self.calls.append(argv)
+        verb = argv[1]
+        if verb == "/Create":
+            self.registered = True
+        elif not self.registered:
+            return service.Called(False, "", ("service.failed", {"command": "schtasks"}))
+        elif verb == "/Run":
+            self.running = True
+        elif verb == "/End":
+            self.running = False
+        elif verb == "/Delete":
+            self.registered = False
+        elif verb == "/Query":
+            request = windowed.stop_request_file()
+            if self.running and request.exists():
+                self.saw_request = True
+                if not self.deaf:  # the service's watcher thread: stop cleanly
+                    request.unlink()
+                    self.running = False
+            status, result = ("Running", "267009") if self.running else ("Ready", "0")
+            return service.Called(True, query_output(self.template, status, result))
+        return service.Called(True, "SUCCESS: done.\r\n")
+
+
+QUERY = ["schtasks", "/Query", "/TN", "secop-watcher", "/V", "/FO", "CSV", "/NH"]
+END = ["schtasks", "/End", "/TN", "secop-watcher"]
+
+
+def test_windows_install_and_uninstall(tmp_path: Path) -> None:
+    fake = FakeSchtasks()
     write_config(config_path())
-    host = host_for("win32", tmp_path)
+    host = host_for("win32", tmp_path, fake)
     outcome = service.run(args_for("service", "install"), host)
     xml_file = Path(os.environ["SECOP_WATCHER_CONFIG_DIR"]) / "secop-watcher-task.xml"
     assert outcome.exit_code == ExitCode.FOUND
-    assert calls == [
+    assert fake.calls == [
         ["schtasks", "/Create", "/TN", "secop-watcher", "/XML", str(xml_file), "/F"],
         ["schtasks", "/Run", "/TN", "secop-watcher"],
     ]
     root = parse_task(xml_file.read_bytes())
-    assert root.findtext("t:Actions/t:Exec/t:Command", namespaces=TASK_NS) == host.argv0
+    check_task_schema(root)
+    command = root.findtext("t:Actions/t:Exec/t:Command", namespaces=TASK_NS) or ""
+    assert command == str(Path(host.argv0 or "").with_name("secop-watcher-service.exe"))
+    assert Path(command).name.lower() not in ("secop-watcher.exe", "python.exe")  # no console
     arguments = root.findtext("t:Actions/t:Exec/t:Arguments", namespaces=TASK_NS) or ""
     assert windows_split(arguments) == ["--config", str(config_path()), "--lang", "en", "run"]
     assert root.findtext("t:Triggers/t:LogonTrigger/t:UserId", namespaces=TASK_NS) == (
         "OFICINA\\jperez"
     )
 
-    calls.clear()
+    # Running: asked to stop (its own stop path withdraws the notifications), then
+    # /End for anything left, then /Delete. The request is not left behind.
+    fake.calls.clear()
     service.run(args_for("service", "uninstall"), host)
-    assert calls == [
-        ["schtasks", "/End", "/TN", "secop-watcher"],
-        ["schtasks", "/Delete", "/TN", "secop-watcher", "/F"],
-    ]
+    assert fake.saw_request
+    assert fake.calls == [QUERY, QUERY, END, ["schtasks", "/Delete", "/TN", "secop-watcher", "/F"]]
+    assert not windowed.stop_request_file().exists()
     assert not xml_file.exists()
     again = service.run(args_for("service", "uninstall"), host)
     assert again.exit_code == ExitCode.FOUND
     assert again.data.action == "not_installed"
 
 
-def test_windows_status(tmp_path: Path, recorded: tuple[list[list[str]], dict[str, Any]]) -> None:
-    calls, behaviour = recorded
-    behaviour["stdout"] = "Running\r\n"
-    outcome = service.run(args_for("service", "status"), host_for("win32", tmp_path))
-    assert calls[0][0] == "powershell"
-    assert outcome.data.running == "active"
-    assert outcome.exit_code == ExitCode.NOT_FOUND  # running, but no task file: not installed
+def test_windows_reinstall_stops_the_old_one_cleanly(tmp_path: Path) -> None:
+    fake = FakeSchtasks()
+    write_config(config_path())
+    host = host_for("win32", tmp_path, fake)
+    service.run(args_for("service", "install"), host)
+    fake.calls.clear()
+    assert service.run(args_for("service", "install"), host).exit_code == ExitCode.FOUND
+    assert fake.saw_request
+    assert [c[1] for c in fake.calls] == ["/Query", "/Query", "/End", "/Create", "/Run"]
+    assert fake.running
+
+
+def test_windows_uninstall_ends_a_service_that_does_not_stop(tmp_path: Path) -> None:
+    """An older version (no stop-request watcher) or a hung one: /End after the grace."""
+    fake = FakeSchtasks()
+    write_config(config_path())
+    host = host_for("win32", tmp_path, fake, grace=0.6)
+    service.run(args_for("service", "install"), host)
+    fake.deaf = True
+    fake.calls.clear()
+    outcome = service.run(args_for("service", "uninstall"), host)
+    assert outcome.data.action == "uninstalled"
+    assert fake.calls[0] == QUERY and fake.calls[-2:] == [
+        END,
+        ["schtasks", "/Delete", "/TN", "secop-watcher", "/F"],
+    ]
+    assert not fake.running and not fake.registered
+    assert not windowed.stop_request_file().exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "running", "word", "result"),
+    [
+        (query_output(QUERY_EN, "Running", "267009"), "active", "Running", 0x41301),
+        (query_output(QUERY_EN, "Ready", "0"), "inactive", "Ready", 0),
+        # Ended at logoff or by /End: STATUS_CONTROL_C_EXIT, printed signed or not.
+        (query_output(QUERY_EN, "Ready", "-1073741510"), "inactive", "Ready", 0xC000013A),
+        (query_output(QUERY_EN, "Ready", "3221225786"), "inactive", "Ready", 0xC000013A),
+        (query_output(QUERY_EN, "Disabled", "0", "Disabled"), "inactive", "Disabled", 0),
+        (query_output(QUERY_EN, "Ready", "267011"), "inactive", "Ready", 0x41303),
+        # Spanish Windows: other words, same positions, same numbers.
+        (query_output(QUERY_ES, "En ejecución", "267009"), "active", "En ejecución", 0x41301),
+        (query_output(QUERY_ES, "Listo", "1"), "inactive", "Listo", 1),
+        # Decoded with the wrong code page (cp850 output read as cp1252): the number decides.
+        (query_output(QUERY_ES, "En ejecuci¢n", "267009"), "active", "En ejecuci¢n", 0x41301),
+    ],
+)
+def test_windows_status_reads_schtasks(
+    tmp_path: Path, output: str, running: str, word: str, result: int
+) -> None:
+    calls: list[list[str]] = []
+
+    def schtasks(argv: Sequence[str]) -> service.Called:
+        calls.append(list(argv))
+        return service.Called(True, output)
+
+    outcome = service.run(args_for("service", "status"), host_for("win32", tmp_path, schtasks))
+    assert calls == [QUERY]
+    status = outcome.data
+    assert (status.running, status.manager_state, status.last_result) == (running, word, result)
+    assert outcome.exit_code == ExitCode.NOT_FOUND  # no task file written here: not installed
+    text = servicerender.service_status_text(status, "en")
+    assert f"({word}, 0x{result:X})" in text
+    assert json.loads(servicerender.service_status_json(status))["last_result"] == result
+
+
+def test_windows_status_of_an_unregistered_task(tmp_path: Path) -> None:
+    write_config(config_path())
+    fake = FakeSchtasks()
+    host = host_for("win32", tmp_path, fake)
+    assert service.run(args_for("service", "status"), host).data.running == "inactive"
+    service.run(args_for("service", "install"), host)
+    outcome = service.run(args_for("service", "status"), host)
+    assert outcome.data.running == "active" and outcome.exit_code == ExitCode.FOUND
+
+
+def test_service_watches_for_the_stop_request(tmp_path: Path) -> None:
+    request = tmp_path / "state" / sf.STOP_FILE
+    request.parent.mkdir()
+    asked = threading.Event()
+    done = threading.Event()
+    thread = threading.Thread(
+        target=windowed.watch_stop_requests, args=(request, asked.set, done, 0.05)
+    )
+    thread.start()
+    try:
+        assert not asked.wait(0.2)
+        request.write_text("now", encoding="utf-8")
+        assert asked.wait(5)
+    finally:
+        done.set()
+        thread.join(5)
+    assert not request.exists()
+    assert not thread.is_alive()
+
+
+def test_windowless_service_entry_logs_instead_of_crashing(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under pythonw sys.stdout and sys.stderr are None: what the service would print
+    (here: no configuration yet) goes to its own log file, and nothing raises."""
+    from watcher import logsetup
+
+    monkeypatch.setattr(logsetup, "_log_file", logsetup.LOG_FILE)
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    stale = windowed.stop_request_file()
+    stale.write_text("old", encoding="utf-8")
+    code = windowed.service_main(["--lang", "en", "run"])
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    assert code == ExitCode.CONFIG
+    assert not stale.exists()  # a request from before this start is not obeyed
+    log_file = isolated_env / "logs" / "secop-watcher-service.log"
+    assert "watcher.output.stderr: No configuration at" in log_file.read_text(encoding="utf-8")
+    assert not (isolated_env / "logs" / "secop-watcher.log").exists()
+    assert isinstance(sys.stderr, logsetup.LogStream)
 
 
 @pytest.mark.parametrize("platform", ["darwin", "win32"])
@@ -691,3 +1010,23 @@ def test_status_shows_each_account(service_dirs: Path) -> None:
         ("caido", "down"),
         ("trabajo", None),
     ]
+
+
+def test_the_windowed_entry_point_exists() -> None:
+    """pyproject's gui-script (what pip turns into secop-watcher-service.exe) and the
+    ``pythonw -m`` fallback both reach :func:`windowed.service_main`."""
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    scripts = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["gui-scripts"]
+    assert scripts == {"secop-watcher-service": "watcher.install.windowed:service_main"}
+    assert Path(sf.WINDOWED_EXE).stem in scripts
+    done = subprocess.run(
+        [sys.executable, "-m", sf.WINDOWED_MODULE, "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("secop-watcher ")

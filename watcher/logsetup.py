@@ -1,5 +1,13 @@
 """Logging: stderr plus a rotating file in the user log dir, with links redacted.
 
+The login service writes its own file (``secop-watcher-service.log``, chosen by
+:func:`use_service_log`), the commands ``secop-watcher.log``: on Windows a file
+another process holds open cannot be renamed, so a shared file could never be
+rotated. :class:`SharedRotatingFileHandler` keeps writing when the rename fails
+all the same (two commands at once, a ``run`` started by hand). Without a
+console (``pythonw``) ``sys.stdout``/``sys.stderr`` are None: the service
+points them at the log (:func:`windowless_streams`).
+
 Reset links carry one-time tokens. Every record passes through
 :class:`RedactLinks`, which keeps only ``scheme://host/…`` of any URL unless
 ``--show-links`` was given. imapclient's protocol log (which would contain
@@ -10,16 +18,24 @@ authorization codes and the client secret.
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
 import re
+import sys
+import threading
+import time
 from pathlib import Path
 
 from watcher import paths
 
 URL = re.compile(r"(?i)\b((?:https?|ftp)://[^/\s<>\"'?#]+)[^\s<>\"']*")
 LOG_FILE = "secop-watcher.log"
+SERVICE_LOG_FILE = "secop-watcher-service.log"
+MAX_BYTES = 1_000_000
+RETRY_SECONDS = 300.0  # after a failed rotation, write on and try again this much later
+_log_file = LOG_FILE
 
 
 def redact(text: str) -> str:
@@ -59,11 +75,12 @@ def configure(verbosity: int, *, show_links: bool = False, to_file: bool = True)
     root.handlers.clear()
     root.setLevel(logging.DEBUG)
     redactor = RedactLinks(enabled=not show_links)
-    stderr = logging.StreamHandler()
-    stderr.setLevel(level)
-    stderr.setFormatter(ShortFormatter("secop-watcher: %(levelname)s: %(message)s"))
-    stderr.addFilter(redactor)
-    root.addHandler(stderr)
+    if sys.stderr is not None and not isinstance(sys.stderr, LogStream):  # else: no console
+        stderr = logging.StreamHandler()
+        stderr.setLevel(level)
+        stderr.setFormatter(ShortFormatter("secop-watcher: %(levelname)s: %(message)s"))
+        stderr.addFilter(redactor)
+        root.addHandler(stderr)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
     # APScheduler says "Running job …" / "… executed successfully" at INFO for every
@@ -89,11 +106,11 @@ QUIET = (
 def _add_file_handler(root: logging.Logger, redactor: logging.Filter) -> Path | None:
     try:
         folder = paths.ensure_private_dir(paths.log_dir())
-        path = folder / LOG_FILE
+        path = folder / _log_file
         if not path.exists():
             path.touch(mode=0o600)
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+        handler = SharedRotatingFileHandler(
+            path, maxBytes=MAX_BYTES, backupCount=3, encoding="utf-8"
         )
     except OSError:
         return None
@@ -104,3 +121,79 @@ def _add_file_handler(root: logging.Logger, redactor: logging.Filter) -> Path | 
     handler.addFilter(redactor)
     root.addHandler(handler)
     return path
+
+
+def use_service_log() -> None:
+    """From now on :func:`configure` writes the service's file, not the commands' one."""
+    global _log_file
+    _log_file = SERVICE_LOG_FILE
+
+
+class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Rotates like its parent; when the rename fails (Windows: ``PermissionError``,
+    WinError 32, while another process has the file open) it reopens the same file,
+    writes on and tries again :data:`RETRY_SECONDS` later. No line is lost, no
+    traceback printed, nothing raised."""
+
+    clock = staticmethod(time.monotonic)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.retry_at = 0.0
+        self.failures = 0
+
+    def shouldRollover(self, record: logging.LogRecord) -> int:
+        if self.clock() < self.retry_at:
+            return 0
+        return int(super().shouldRollover(record))
+
+    def doRollover(self) -> None:
+        try:
+            super().doRollover()
+        except OSError:
+            self.failures += 1
+            self.retry_at = self.clock() + RETRY_SECONDS
+            if self.stream is None:  # closed before the rename: reopen, append
+                self.stream = self._open()
+
+
+class LogStream(io.TextIOBase):
+    """A stand-in for a missing ``sys.stdout``/``sys.stderr`` (``pythonw``): each line
+    written becomes a log record of ``watcher.output``, so a message or traceback
+    printed there ends up in the log file instead of nowhere (or a crash)."""
+
+    def __init__(self, name: str, level: int) -> None:
+        super().__init__()
+        self.logger = logging.getLogger(f"watcher.output.{name}")
+        self.level = level
+        self._buffer = ""
+        self._busy = threading.local()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if getattr(self._busy, "on", False):  # logging's own complaint about itself
+            return len(text)
+        self._busy.on = True
+        try:
+            self._buffer += text
+            *lines, self._buffer = self._buffer.split("\n")
+            for line in lines:
+                if line.strip():
+                    self.logger.log(self.level, "%s", line.rstrip())
+        finally:
+            self._busy.on = False
+        return len(text)
+
+    def flush(self) -> None:
+        if self._buffer.strip():
+            self.write("\n")
+
+
+def windowless_streams() -> None:
+    """Replace a None ``sys.stdout``/``sys.stderr`` (no console) by :class:`LogStream`."""
+    if sys.stdout is None:
+        sys.stdout = LogStream("stdout", logging.INFO)
+    if sys.stderr is None:
+        sys.stderr = LogStream("stderr", logging.WARNING)

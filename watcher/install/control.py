@@ -4,8 +4,14 @@
   enabled and started with ``systemctl --user``.
 - macOS: a launchd agent (``~/Library/LaunchAgents/co.secop-watcher.plist``),
   loaded with ``launchctl bootstrap gui/<uid>``.
-- Windows: a Task Scheduler task ``secop-watcher`` with a logon trigger,
-  registered with ``schtasks /Create /XML``.
+- Windows: a Task Scheduler task ``secop-watcher`` (logon trigger, and a time
+  trigger repeating every 5 minutes that restarts it after a crash), registered
+  with ``schtasks /Create /XML``; it starts the windowless
+  ``secop-watcher-service.exe``, whose entry point is
+  :func:`watcher.install.windowed.service_main`.
+  Uninstall first asks the running service to stop (a stop-request file it
+  watches, so its normal stop path withdraws the notifications), then ``/End``,
+  then ``/Delete``. Status reads ``schtasks /Query /V /FO CSV``.
 
 Programs are always run as argument lists, never through a shell.
 
@@ -21,12 +27,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,11 +50,29 @@ from watcher.state import StateStore
 
 TIMEOUT = 60.0
 SYSTEMCTL = ("systemctl", "--user")
+STOP_GRACE = 20.0  # seconds the Windows service gets to stop by itself before /End
+POLL = 0.5
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Called:
+    ok: bool
+    out: str
+    reason: tuple[str, dict[str, Any]] | None = None  # why it failed (i18n key, params)
+    missing: bool = False  # the program could not be run at all (absent, hung)
+
+
+Runner = Callable[[Sequence[str]], Called]
 
 
 @dataclass(frozen=True)
 class Host:
-    """The facts about this machine the command depends on (a parameter in tests)."""
+    """The facts about this machine the command depends on (a parameter in tests).
+
+    ``run`` runs systemctl, launchctl or schtasks (tests hand in a fake);
+    ``stop_grace`` is how long uninstall waits for the Windows service to stop.
+    """
 
     platform: str  # linux | darwin | win32
     environ: Mapping[str, str]
@@ -54,6 +80,11 @@ class Host:
     uid: int
     argv0: str | None
     executable: str
+    run: Runner | None = None  # None: :func:`call`
+    stop_grace: float = STOP_GRACE
+
+    def call(self, argv: Sequence[str]) -> Called:
+        return (self.run or call)(argv)
 
     @classmethod
     def current(cls) -> Host:
@@ -79,14 +110,6 @@ def run(args: argparse.Namespace, host: Host | None = None) -> Outcome:
 
 
 # --- talking to the service manager ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class Called:
-    ok: bool
-    out: str
-    reason: tuple[str, dict[str, Any]] | None = None  # why it failed (i18n key, params)
-    missing: bool = False  # the program could not be run at all (absent, hung)
 
 
 def call(argv: Sequence[str]) -> Called:
@@ -181,23 +204,23 @@ def _wants_link(unit: Path) -> Path:
 
 def _activate(host: Host, target: Path, existed: bool) -> Called:
     if host.platform == "linux":
-        reload = call([*SYSTEMCTL, "daemon-reload"])
+        reload = host.call([*SYSTEMCTL, "daemon-reload"])
         # Called even when the reload failed: without a bus, enable still works offline.
-        result = call([*SYSTEMCTL, "enable", "--now", sf.UNIT_NAME])
+        result = host.call([*SYSTEMCTL, "enable", "--now", sf.UNIT_NAME])
         if not result.ok and reload.missing:
             return reload
         if result.ok and existed:  # a reinstall: pick up the new ExecStart
-            result = call([*SYSTEMCTL, "try-restart", sf.UNIT_NAME])
+            result = host.call([*SYSTEMCTL, "try-restart", sf.UNIT_NAME])
         return result
     if host.platform == "darwin":
         domain = f"gui/{host.uid}"
-        call(["launchctl", "bootout", f"{domain}/{sf.LAUNCHD_LABEL}"])  # may not be loaded
-        return call(["launchctl", "bootstrap", domain, str(target)])
+        host.call(["launchctl", "bootout", f"{domain}/{sf.LAUNCHD_LABEL}"])  # may not be loaded
+        return host.call(["launchctl", "bootstrap", domain, str(target)])
     if existed:
-        call(["schtasks", "/End", "/TN", sf.TASK_NAME])  # may not be running
-    result = call(["schtasks", "/Create", "/TN", sf.TASK_NAME, "/XML", str(target), "/F"])
+        _stop_windows_task(host)  # the old one stops cleanly before the new one starts
+    result = host.call(["schtasks", "/Create", "/TN", sf.TASK_NAME, "/XML", str(target), "/F"])
     if result.ok:  # the logon trigger fires at the next login; start it now too
-        result = call(["schtasks", "/Run", "/TN", sf.TASK_NAME])
+        result = host.call(["schtasks", "/Run", "/TN", sf.TASK_NAME])
     return result
 
 
@@ -235,7 +258,7 @@ def uninstall(host: Host) -> Outcome:
         wants = _wants_link(target)
         if wants.is_symlink():
             wants.unlink()
-        call([*SYSTEMCTL, "daemon-reload"])
+        host.call([*SYSTEMCTL, "daemon-reload"])
     if not existed:
         change = sf.ServiceChange("not_installed", str(target))
     elif stopped.ok:
@@ -249,11 +272,37 @@ def uninstall(host: Host) -> Outcome:
 
 def _deactivate(host: Host) -> Called:
     if host.platform == "linux":
-        return call([*SYSTEMCTL, "disable", "--now", sf.UNIT_NAME])
+        return host.call([*SYSTEMCTL, "disable", "--now", sf.UNIT_NAME])
     if host.platform == "darwin":
-        return call(["launchctl", "bootout", f"gui/{host.uid}/{sf.LAUNCHD_LABEL}"])
-    call(["schtasks", "/End", "/TN", sf.TASK_NAME])  # may not be running
-    return call(["schtasks", "/Delete", "/TN", sf.TASK_NAME, "/F"])
+        return host.call(["launchctl", "bootout", f"gui/{host.uid}/{sf.LAUNCHD_LABEL}"])
+    _stop_windows_task(host)
+    return host.call(["schtasks", "/Delete", "/TN", sf.TASK_NAME, "/F"])
+
+
+def _stop_windows_task(host: Host) -> None:
+    """Ask the running service to stop, wait for it, then ``/End`` whatever is left.
+
+    ``schtasks /End`` sends WM_CLOSE to the task's windows (this one has none), then
+    TerminateProcess (``AllowHardTerminate``): no handler runs, the toast stays. So
+    the service is asked first, through the stop-request file that
+    :func:`watcher.install.windowed.service_main` watches; its normal stop path
+    withdraws the notifications. ``/End`` follows in any case (an older version that
+    does not watch the file, or one that hangs).
+    """
+    from watcher.install.windowed import stop_request_file
+
+    request = stop_request_file()
+    if _task_state(host).running:
+        try:
+            request.parent.mkdir(parents=True, exist_ok=True)
+            request.write_text(str(time.time()), encoding="utf-8")
+        except OSError:
+            log.warning("could not ask the service to stop (%s)", request, exc_info=True)
+        deadline = time.monotonic() + host.stop_grace
+        while _task_state(host).running and time.monotonic() < deadline:
+            time.sleep(POLL)
+    host.call(["schtasks", "/End", "/TN", sf.TASK_NAME])  # may not be running
+    request.unlink(missing_ok=True)
 
 
 # --- status -----------------------------------------------------------------------
@@ -271,7 +320,7 @@ LINUX_STATES = {
 
 def status(host: Host) -> Outcome:
     target = sf.service_file(host.platform, host.environ, host.home)
-    running, manager_state = _running(host)
+    running, manager_state, last_result = _running(host)
     state = StateStore().read()
     error = state.last_error or {}
     states = sorted(paths.state_dir().glob("state-*.json"))
@@ -287,6 +336,7 @@ def status(host: Host) -> Outcome:
         last_error=(error.get("message") or error.get("key")) if error else None,
         checked_at=datetime.now(UTC),
         accounts=accounts,
+        last_result=last_result,
     )
     return Outcome(result, ExitCode.FOUND if result.ok else ExitCode.NOT_FOUND)
 
@@ -303,32 +353,32 @@ def _account_status(path: Path) -> sf.AccountStatus:
     )
 
 
-def _running(host: Host) -> tuple[str, str | None]:
-    """("active" | "inactive" | "unknown", the manager's own word for it)."""
+def _running(host: Host) -> tuple[str, str | None, int | None]:
+    """("active" | "inactive" | "unknown", the manager's word for it, Windows' last result)."""
     if host.platform == "linux":
-        done = call([*SYSTEMCTL, "is-active", sf.UNIT_NAME])
+        done = host.call([*SYSTEMCTL, "is-active", sf.UNIT_NAME])
         word = done.out.strip().splitlines()[0] if done.out.strip() else ""
-        return (LINUX_STATES[word], word) if word in LINUX_STATES else ("unknown", None)
+        return (LINUX_STATES[word], word, None) if word in LINUX_STATES else ("unknown", None, None)
     if host.platform == "darwin":
-        done = call(["launchctl", "print", f"gui/{host.uid}/{sf.LAUNCHD_LABEL}"])
+        done = host.call(["launchctl", "print", f"gui/{host.uid}/{sf.LAUNCHD_LABEL}"])
         if done.ok:
             for line in done.out.splitlines():
                 key, _, value = line.strip().partition(" = ")
                 if key == "state":
                     word = value.strip()
-                    return ("active" if word == "running" else "inactive"), word
-            return "inactive", None
-        return ("unknown", None) if done.missing else ("inactive", None)
-    done = call(
-        [
-            "powershell",
-            "-NoProfile",
-            "-NonInteractive",
-            "-Command",
-            f"(Get-ScheduledTask -TaskName '{sf.TASK_NAME}').State",
-        ]
-    )
-    word = done.out.strip()
-    if done.ok and word:
-        return ("active" if word == "Running" else "inactive"), word
-    return ("unknown", None) if done.missing else ("inactive", None)
+                    return ("active" if word == "running" else "inactive"), word, None
+            return "inactive", None, None
+        return ("unknown" if done.missing else "inactive"), None, None
+    state = _task_state(host)
+    if state.missing:
+        return "unknown", None, None
+    return ("active" if state.running else "inactive"), state.word, state.last_result
+
+
+def _task_state(host: Host) -> sf.TaskState:
+    """The task's real state from ``schtasks /Query /V /FO CSV /NH`` (see :mod:`.files`)."""
+    done = host.call(["schtasks", "/Query", "/TN", sf.TASK_NAME, "/V", "/FO", "CSV", "/NH"])
+    if done.missing:
+        return sf.TaskState(missing=True)
+    found = sf.parse_schtasks_csv(done.out) if done.ok else None  # fails: no such task
+    return found or sf.TaskState()

@@ -13,6 +13,8 @@ and the task.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import subprocess
 import sys
@@ -40,6 +42,11 @@ TEMPLATES = {
 }
 TASK_FILE = "secop-watcher-task.xml"
 SCRIPT_NAMES = ("secop-watcher", "secop-watcher.exe")
+# The windowed launcher pip/pipx make for [project.gui-scripts] (pythonw inside: no console
+# window at logon, nothing to close by mistake); the task starts it, never the console one.
+WINDOWED_EXE = "secop-watcher-service.exe"
+WINDOWED_MODULE = "watcher.install.windowed"  # what pythonw.exe -m runs when there is no .exe
+STOP_FILE = "stop-request"  # `service uninstall` asks the Windows service to stop (state dir)
 
 # Environment overrides for the folders the service file goes to (tests, unusual setups).
 SYSTEMD_DIR_ENV = "SECOP_WATCHER_SYSTEMD_DIR"
@@ -86,7 +93,36 @@ def program(
     interpreter (a venv or pipx install); ``[python, "-m", "watcher"]``, which
     always runs exactly this code. Symlinks are kept, not resolved, so a pipx
     upgrade that replaces the target keeps working.
+
+    On Windows the result is then swapped for its windowless twin
+    (:func:`windowless`): the task must never start a console program.
     """
+    found = _console_program(argv0=argv0, executable=executable, platform=platform, which=which)
+    return windowless(found, executable) if platform == "win32" else found
+
+
+def windowless(prog: list[str], executable: str) -> list[str]:
+    """The no-console way to start ``prog`` on Windows.
+
+    ``secop-watcher-service.exe`` beside the console ``.exe`` (pipx copies both to its
+    bin folder) or beside the interpreter (the venv's ``Scripts``); else
+    ``pythonw.exe -m watcher.install.windowed`` beside the interpreter. Only when no
+    ``pythonw.exe`` exists either is ``prog`` kept (a console window, but it runs).
+    """
+    folders = [Path(prog[0]).parent] if len(prog) == 1 else []
+    folders.append(Path(executable).parent)
+    for folder in folders:
+        if (folder / WINDOWED_EXE).is_file():
+            return [str((folder / WINDOWED_EXE).absolute())]
+    pythonw = Path(executable).with_name("pythonw.exe")
+    if pythonw.is_file():
+        return [str(pythonw.absolute()), "-m", WINDOWED_MODULE]
+    return prog
+
+
+def _console_program(
+    *, argv0: str | None, executable: str, platform: str, which: Which
+) -> list[str]:
     if argv0 and Path(argv0).name.lower() in SCRIPT_NAMES:
         found = argv0 if _has_dir(argv0) else which(argv0)
         if found:
@@ -259,9 +295,12 @@ def _check_xml(value: str) -> None:
 
 
 def encode(platform: str, text: str) -> bytes:
-    """Bytes to write: the Task Scheduler wants UTF-16 (with BOM), the rest UTF-8."""
+    """Bytes to write: ``schtasks /Create /XML`` reads UTF-16 LE with a BOM (what the
+    template declares, what Task Scheduler's own export writes), CRLF lines; the rest UTF-8.
+    Little-endian whatever this machine's byte order (``"utf-16"`` alone would follow it)."""
     if platform == "win32":
-        return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-16")
+        crlf = text.replace("\r\n", "\n").replace("\n", "\r\n")
+        return b"\xff\xfe" + crlf.encode("utf-16-le")
     return text.encode("utf-8")
 
 
@@ -308,10 +347,54 @@ class ServiceStatus:
     last_error: str | None  # message (or key) of the last failed check
     checked_at: datetime
     accounts: tuple[AccountStatus, ...] = ()  # [accounts.NAME]: each one's own state file
+    last_result: int | None = None  # Windows: the task's last run result (0x41301 = running)
 
     @property
     def ok(self) -> bool:
         return self.installed and self.running == "active"
+
+
+# Task Scheduler's result codes (winerror.h): what "Last Result" says while it runs / before.
+SCHED_S_TASK_RUNNING = 0x41301
+SCHED_S_TASK_HAS_NOT_RUN = 0x41303
+# schtasks /Query /V /FO CSV /NH columns, by position: the header names (and the Status
+# words) are translated ("Estado", "En ejecución", "Listo" on Spanish Windows), the
+# positions are not. /XML is not an option: it prints the definition, not the state.
+CSV_STATUS, CSV_LAST_RESULT = 3, 6
+RUNNING_WORDS = ("running", "en ejecuci")  # English, Spanish (a prefix: code-page safe)
+
+
+@dataclass(frozen=True)
+class TaskState:
+    running: bool = False
+    word: str | None = None  # the Status column as schtasks printed it (localized)
+    last_result: int | None = None
+    missing: bool = False  # schtasks itself could not be run
+
+
+def parse_schtasks_csv(out: str) -> TaskState | None:
+    """The first row of ``schtasks /Query /TN NAME /V /FO CSV /NH`` (one row per trigger).
+
+    Running is decided by the numeric Last Result (SCHED_S_TASK_RUNNING), which no
+    translation or code page can garble, or else by the Status word in English or Spanish.
+    """
+    for row in csv.reader(io.StringIO(out)):
+        if len(row) <= CSV_LAST_RESULT:
+            continue
+        word = row[CSV_STATUS].strip() or None
+        code = _result_code(row[CSV_LAST_RESULT])
+        by_word = word is not None and word.casefold().startswith(RUNNING_WORDS)
+        return TaskState(code == SCHED_S_TASK_RUNNING or by_word, word, code)
+    return None
+
+
+def _result_code(text: str) -> int | None:
+    text = text.strip()
+    try:
+        value = int(text, 16) if text.lower().startswith("0x") else int(text)
+    except ValueError:
+        return None
+    return value & 0xFFFFFFFF  # printed signed (-2147024894) or not: the HRESULT's bits
 
 
 def parse_time(value: str | None) -> datetime | None:

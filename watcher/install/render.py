@@ -50,8 +50,13 @@ def service_status_text(status: ServiceStatus, lang: str) -> str:
         lines.append(t("service.status.unknown", lang, manager=manager))
     else:
         line = t(f"service.status.{status.running}", lang)
+        words = []
         if status.manager_state and status.manager_state not in ("active", "inactive"):
-            line += f" ({status.manager_state})"
+            words.append(status.manager_state)  # the manager's own (Windows: localized) word
+        if status.last_result is not None:  # Task Scheduler's last run result, as it shows it
+            words.append(f"0x{status.last_result:X}")
+        if words:
+            line += f" ({', '.join(words)})"
         lines.append(line)
     single = status.last_success or status.last_error or status.last_error_at
     if single or not status.accounts:  # the [imap] form's state (absent with [accounts])
@@ -102,6 +107,7 @@ def service_status_json(status: ServiceStatus) -> str:
         "path": status.path,
         "running": status.running,
         "manager_state": status.manager_state,
+        "last_result": status.last_result,
         "last_success": iso(status.last_success),
         "last_error": _error_json(status.last_error_at, status.last_error),
         "checked_at": iso(status.checked_at),
