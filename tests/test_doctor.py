@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from desktop_notifier import Capability, Notification
+from desktop_notifier.backends.base import DesktopNotifierBackend
+from desktop_notifier.backends.dummy import DummyNotificationCenter
+
 from tests.cliutil import run, write_config
 from tests.servers.dovecot import Dovecot
-from watcher import credentials
+from watcher import credentials, diagnose, render
+from watcher.notify import platforms
 
 
 def doctor(cfg: Path | None, env: dict[str, str], *extra: str) -> tuple[int, str, str]:
@@ -90,3 +97,125 @@ def test_no_keyring_backend_is_flagged_with_the_alternatives(
     assert "✗ Llavero (keyring): Keyring" in out
     assert "password_command" in out
     assert "✓ Inicio de sesión IMAP: jperez" in out  # the variable still works
+
+
+# --- the notification line on Windows and macOS (their facts injected) ----------------
+
+
+class Native(DesktopNotifierBackend):
+    """Stands in for WinRTDesktopNotifier / CocoaNotificationCenter."""
+
+    granted = True
+
+    async def request_authorisation(self) -> bool:
+        return self.granted
+
+    async def has_authorisation(self) -> bool:
+        return self.granted
+
+    async def _send(self, notification: Notification) -> None:
+        return None
+
+    async def _clear(self, identifier: str) -> None:
+        return None
+
+    async def _clear_all(self) -> None:
+        return None
+
+    async def _get_capabilities(self) -> frozenset[Capability]:
+        return frozenset()
+
+
+class Refused(Native):
+    granted = False
+
+
+def raising(error: Exception) -> Callable[[], type[DesktopNotifierBackend]]:
+    def native() -> type[DesktopNotifierBackend]:
+        raise error
+
+    return native
+
+
+def notification_line(
+    platform: str,
+    native: Callable[[], type[DesktopNotifierBackend]],
+    lang: str = "es",
+    osascript: str | None = "/usr/bin/osascript",
+) -> tuple[diagnose.Line, str]:
+    def prober(name: str) -> platforms.Probe:
+        assert name == platform
+        facts = platforms.facts(name)
+        return asyncio.run(platforms.probe(facts, native=native, which=lambda _: osascript))
+
+    report = diagnose.DoctorReport()
+    diagnose._notifications(report, lang, platform=platform, prober=prober)
+    [line] = report.lines
+    assert line.check == "notifications"
+    text = render.render(report, as_json=False, lang=lang, config=None)
+    return line, text
+
+
+def test_windows_notifications_that_work() -> None:
+    line, text = notification_line("win32", lambda: Native)
+    assert line.status == "ok"
+    assert "✓ Servidor de notificaciones: notificaciones de Windows (WinRT" in text
+
+
+def test_windows_without_the_winrt_packages_says_how_to_fix_it() -> None:
+    error = ModuleNotFoundError("No module named 'winrt'")
+    line, text = notification_line("win32", raising(error), lang="en")
+    assert line.status == "fail"
+    assert "✗ Notification server: WinRT (ModuleNotFoundError: No module named 'winrt')" in text
+    assert "→ The winrt packages desktop-notifier needs on Windows are missing." in text
+    assert "pipx reinstall secop-watcher" in line.fix
+    assert "The service still works" in line.fix
+
+
+def test_windows_notifications_turned_off_in_settings() -> None:
+    line, _text = notification_line("win32", lambda: Refused)
+    assert line.status == "fail"
+    assert "Configuración → Sistema → Notificaciones" in line.fix
+
+
+def test_old_windows_without_toasts() -> None:
+    line, _text = notification_line("win32", lambda: DummyNotificationCenter, lang="en")
+    assert line.status == "fail"
+    assert "Windows 10 or later" in line.fix
+
+
+def test_macos_python_outside_an_app_bundle_is_flagged_with_the_fallback() -> None:
+    # desktop-notifier's answer on macOS when NSBundle.mainBundle has no identifier.
+    line, text = notification_line("darwin", lambda: DummyNotificationCenter)
+    assert line.status == "fail"  # no longer a ✓ while nothing would show
+    assert "✗ Servidor de notificaciones: osascript" in text
+    assert "python.org" in line.fix and "docs/macos.md" in line.fix
+    assert "osascript (sin botones" in line.fix
+
+
+def test_macos_without_rubicon_or_the_framework_is_the_same_advice() -> None:
+    line, _text = notification_line("darwin", raising(ImportError("rubicon")), lang="en")
+    assert line.status == "fail"
+    assert line.detail == "osascript (ImportError: rubicon)"
+    assert "Install Python from python.org" in line.fix
+
+
+def test_macos_notifications_not_allowed_for_python() -> None:
+    line, _text = notification_line("darwin", lambda: Refused)
+    assert line.status == "fail"
+    assert line.detail == "osascript"
+    assert "Ajustes del Sistema → Notificaciones → Python" in line.fix
+
+
+def test_macos_without_any_way_to_show_them() -> None:
+    line, _text = notification_line("darwin", lambda: DummyNotificationCenter, osascript=None)
+    assert line.status == "fail"
+    assert line.detail == "macOS Notification Center"
+    assert "[notify] command" in line.fix
+
+
+def test_macos_notification_center_that_works_says_there_are_no_buttons() -> None:
+    line, text = notification_line("darwin", lambda: Native, lang="en")
+    assert line.status == "ok"
+    assert "✓ Notification server: macOS Notification Center (no buttons: see the link " in text
+    assert 'with "secop-watcher check-now")' in text

@@ -16,12 +16,15 @@ import tempfile
 import textwrap
 import time
 import webbrowser
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from desktop_notifier import Capability, Notification
+from desktop_notifier.backends.base import DesktopNotifierBackend
+from desktop_notifier.backends.dummy import DummyNotificationCenter
 
 from tests.conftest import require_binaries
 from tests.notifyserver import NotificationServer, Recorder, clipboard_text
@@ -35,6 +38,7 @@ from watcher.notify import (
     NullNotifier,
     build_notifier,
 )
+from watcher.notify.platforms import applescript_string, osascript_argv
 
 TOKEN = "tok-9f8e7d6c5b4a"
 URL = f"https://community.secop.gov.co/STS/Users/ResetPassword/Index?token={TOKEN}"
@@ -546,3 +550,234 @@ def test_server_teardown_leaves_no_process(notification_server: NotificationServ
     for pid in pids.values():
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+# --- other platforms' facts (Windows, macOS), injected ------------------------------
+#
+# desktop-notifier's WinRT and macOS backends cannot load here; what the code does with
+# them is read from their source (watcher/notify/platforms.py) and tested with stand-ins
+# that behave as they do: the library's own dummy backend (what it hands back on macOS
+# outside an app bundle), a recording backend for the real ones, a fake osascript runner.
+
+
+class FakeNative(DesktopNotifierBackend):
+    """Stands in for CocoaNotificationCenter / WinRTDesktopNotifier: records what it gets."""
+
+    granted = True
+    sent: list[Notification]
+    cleared: list[str]
+
+    async def request_authorisation(self) -> bool:
+        return type(self).granted
+
+    async def has_authorisation(self) -> bool:
+        return type(self).granted
+
+    async def _send(self, notification: Notification) -> None:
+        type(self).sent.append(notification)
+
+    async def _clear(self, identifier: str) -> None:
+        type(self).cleared.append(identifier)
+
+    async def _clear_all(self) -> None:
+        return None
+
+    async def _get_capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.TITLE, Capability.MESSAGE, Capability.BUTTONS})
+
+
+def fake_native(granted: bool = True) -> type[FakeNative]:
+    return type("FakeNative", (FakeNative,), {"granted": granted, "sent": [], "cleared": []})
+
+
+class FakeOsascript:
+    def __init__(self, code: int = 0) -> None:
+        self.code = code
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str]) -> int:
+        self.calls.append(list(argv))
+        return self.code
+
+
+def test_applescript_string_escapes_quotes_backslashes_and_line_breaks() -> None:
+    assert applescript_string('a "b" \\c\nd\te') == '"a \\"b\\" \\\\c d e"'
+    assert osascript_argv('T "x"', "m") == [
+        "osascript",
+        "-e",
+        'display notification "m" with title "T \\"x\\""',
+    ]
+
+
+def test_macos_outside_an_app_bundle_falls_back_to_osascript(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    runner = FakeOsascript()
+    # What get_backend_class() returns on macOS when Python is not an app bundle.
+    notifier = DesktopNotifications(
+        platform="darwin", native=lambda: DummyNotificationCenter, osascript=runner
+    )
+    try:
+        link = make_link(folder='Spam "raro" \\ x\ny')
+        handle = notifier.announce(link, lang="es", expires_at=in_two_hours())
+        assert handle is not None
+        notifier.withdraw(handle)  # osascript cannot take it back: harmless
+        assert notifier.warn(SUSPICIOUS, lang="es") is not None
+    finally:
+        notifier.close()
+    [argv, warning] = runner.calls
+    assert argv[:2] == ["osascript", "-e"] and len(argv) == 3  # an argv list, no shell
+    script = argv[2]
+    assert script.startswith('display notification "Llegó a las 14:05 del 25/11/2026 ')
+    assert script.endswith(' with title "SECOP II: enlace para jperez"')
+    assert 'a la carpeta Spam \\"raro\\" \\\\ x y.' in script  # escaped, one line
+    assert "«secop-watcher check-now»" in script  # no buttons: where the link is
+    assert "&amp;" not in script and TOKEN not in script and "token=" not in script
+    assert "with title" in warning[2] and "correo sospechoso" in warning[2]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "macOS Notification Center cannot be used" in warnings[0]
+    assert "python.org" in warnings[0] and "osascript" in warnings[0]
+    assert TOKEN not in caplog.text
+
+
+def test_macos_refused_authorisation_falls_back_to_osascript() -> None:
+    runner = FakeOsascript()
+    native = fake_native(granted=False)
+    notifier = DesktopNotifications(platform="darwin", native=lambda: native, osascript=runner)
+    try:
+        assert notifier.announce(make_link(), lang="en", expires_at=in_two_hours())
+    finally:
+        notifier.close()
+    assert native.sent == []
+    [argv] = runner.calls
+    assert 'To see it: \\"secop-watcher check-now\\".' in argv[2]
+
+
+def test_macos_osascript_failing_is_one_warning_and_nothing_shown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runner = FakeOsascript(code=1)
+    notifier = DesktopNotifications(
+        platform="darwin", native=lambda: DummyNotificationCenter, osascript=runner
+    )
+    try:
+        assert notifier.announce(make_link(), lang="es", expires_at=in_two_hours()) is None
+        assert notifier.announce(make_link(), lang="es", expires_at=in_two_hours()) is None
+    finally:
+        notifier.close()
+    assert len(runner.calls) == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2, warnings  # the fallback, once; unavailable, once
+    assert "desktop notifications are unavailable" in warnings[1]
+
+
+def test_macos_notification_center_gets_no_buttons_and_is_withdrawn() -> None:
+    native = fake_native()
+    notifier = DesktopNotifications(
+        platform="darwin", native=lambda: native, osascript=FakeOsascript()
+    )
+    try:
+        handle = notifier.announce(make_link(), lang="es", expires_at=in_two_hours())
+        assert handle is not None
+        notifier.withdraw(handle)
+    finally:
+        notifier.close()
+    [sent] = native.sent
+    # No CFRunLoop in the service: a button could never answer, so none is offered.
+    assert sent.buttons == ()
+    assert sent.message.endswith("Para verlo: «secop-watcher check-now».")
+    assert sent.timeout == -1  # macOS ignores it: the service withdraws the notification
+    assert TOKEN not in sent.message
+    assert native.cleared == [handle]
+
+
+def test_windows_toasts_keep_their_buttons_and_plain_text() -> None:
+    native = fake_native()
+    notifier = DesktopNotifications(platform="win32", native=lambda: native)
+    try:
+        handle = notifier.announce(
+            make_link(folder="Spam & <Junk>"), lang="es", expires_at=in_two_hours()
+        )
+        assert handle is not None
+        notifier.withdraw(handle)
+    finally:
+        notifier.close()
+    [sent] = native.sent
+    assert [b.identifier for b in sent.buttons] == ["open", "copy"]
+    assert "a la carpeta Spam & <Junk>." in sent.message  # a toast is not markup
+    assert sent.timeout == -1
+    assert native.cleared == [handle]
+
+
+def test_windows_notifications_turned_off_warn_once_and_recover(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    native = fake_native(granted=False)
+    notifier = DesktopNotifications(platform="win32", native=lambda: native)
+    try:
+        assert notifier.announce(make_link(), lang="es", expires_at=in_two_hours()) is None
+        assert notifier.announce(make_link(), lang="es", expires_at=in_two_hours()) is None
+        native.granted = True  # the user turns them on in Settings
+        assert notifier.announce(make_link(), lang="es", expires_at=in_two_hours())
+    finally:
+        notifier.close()
+    assert len(native.sent) == 1
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert sum("unavailable" in m for m in messages) == 1
+    assert "turned off in the settings" in messages[0]
+    assert "doctor" in messages[0] and "D-Bus" not in messages[0]
+    assert "desktop notifications work again" in messages
+
+
+def test_a_backend_that_cannot_load_is_one_log_line_and_the_hook_goes_on(
+    caplog: pytest.LogCaptureFixture, hook_script: Path, tmp_path: Path
+) -> None:
+    def no_winrt() -> type[DesktopNotifierBackend]:
+        raise ModuleNotFoundError("No module named 'winrt'")
+
+    out = tmp_path / "runs.jsonl"
+    desktop = DesktopNotifications(platform="win32", native=no_winrt)
+    notifier = FanOut([desktop, CommandHook((sys.executable, str(hook_script), str(out)))])
+    try:
+        t0 = time.monotonic()
+        assert notifier.announce(make_link(), lang="es", expires_at=in_two_hours()) is None
+        assert notifier.warn(SUSPICIOUS, lang="es") is None
+        notifier.withdraw("whatever")
+        notifier.problem("SECOP II", "algo")
+        assert notifier.announce(make_link(), lang="es", expires_at=in_two_hours()) is None
+        assert time.monotonic() - t0 < 5
+    finally:
+        notifier.close()
+    assert [r["SECOP_WATCHER_EVENT"] for r in read_runs(out)] == ["link", "suspicious", "link"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "desktop notifications cannot be used on this system (ModuleNotFoundError: No module "
+        "named 'winrt'); the service goes on without them ([notify] command still runs; "
+        "'secop-watcher doctor' says more)"
+    ]
+
+
+def test_build_notifier_survives_a_desktop_that_cannot_be_built(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import watcher.notify
+
+    def unavailable(**_kwargs: Any) -> DesktopNotifications:
+        raise RuntimeError("platform not available")
+
+    monkeypatch.setattr(watcher.notify, "DesktopNotifications", unavailable)
+    notifier = build_notifier(NotifyConfig(desktop=True, command=("true",)))
+    assert isinstance(notifier, CommandHook)
+    assert isinstance(build_notifier(NotifyConfig(desktop=True)), NullNotifier)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert (
+        warnings
+        == [
+            "desktop notifications cannot be used on this system (RuntimeError: platform not "
+            "available); the service goes on without them"
+        ]
+        * 2
+    )

@@ -8,15 +8,20 @@ import signal
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import cliutil
 from tests import mailfactory as mf
 from tests.cliutil import Background, run, write_config
 from tests.servers.dovecot import Dovecot
+from watcher.config import Config, ImapConfig
+from watcher.model import Link, Report, Status, Suspicious
+from watcher.service import Announcer, Service
+from watcher.state import StateStore
 
 
 def reset(user: str, token: str) -> bytes:
@@ -274,3 +279,241 @@ def test_without_a_notification_server_the_service_logs_and_goes_on(
     log_text = (isolated_env / "logs" / "secop-watcher.log").read_text()
     assert "announced a new link for jperez" in log_text
     assert "token=" not in log_text and "token=" not in "\n".join(svc.lines)
+
+
+# --- the platform's facts injected into the real service ---------------------------
+#
+# ``secop-watcher run`` as the console script runs it, after a few lines that change one
+# platform fact (watcher/notify/platforms.py): everything else is the real service, the
+# real Dovecot and the real dunst.
+
+PATCHED_RUN = """\
+import dataclasses
+import sys
+
+{patch}
+
+from watcher.cli import main
+
+sys.exit(main())
+"""
+
+SERVER_IGNORES_EXPIRY = """\
+from watcher.notify import platforms
+
+_real = platforms.facts
+
+
+def _facts(platform=sys.platform):
+    # As on Windows and macOS: the expire timeout is not the server's business.
+    return dataclasses.replace(_real(platform), expires_itself=False)
+
+
+platforms.facts = _facts
+"""
+
+NOTIFIER_CANNOT_BE_BUILT = """\
+from watcher.notify import desktop
+
+
+def _broken(self, **kwargs):
+    raise RuntimeError("platform not available")
+
+
+desktop.DesktopNotifications.__init__ = _broken
+"""
+
+BACKEND_CANNOT_LOAD = """\
+from watcher.notify import platforms
+
+_real = platforms.facts
+platforms.facts = lambda platform=sys.platform: _real("win32")
+
+
+def _no_winrt():
+    raise ModuleNotFoundError("No module named 'winrt'")
+
+
+platforms.native_class = _no_winrt
+"""
+
+HOOK = """\
+import json, os, sys
+with open(sys.argv[1], "a") as out:
+    out.write(json.dumps({k: v for k, v in os.environ.items() if k.startswith("SECOP_")}) + "\\n")
+"""
+
+
+def start_patched(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    patch: str,
+    cfg: Path,
+    env: dict[str, str],
+    password: str,
+) -> Background:
+    script = tmp_path / "patched_run.py"
+    script.write_text(PATCHED_RUN.format(patch=patch))
+    monkeypatch.setattr(cliutil, "executable", lambda: sys.executable)
+    full = dict(env)
+    full["SECOP_WATCHER_PASSWORD"] = password
+    return Background(str(script), "--config", str(cfg), "-v", "run", env=full)
+
+
+def test_a_notification_is_withdrawn_when_its_link_expires_where_the_server_would_not(
+    dovecot: Dovecot,
+    notification_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "A notification never stays on screen for a dead link": on Windows and macOS the
+    expire timeout is ignored, so the service withdraws it itself, at the link's expiry
+    (one scheduler job at that moment, not a timer ticking meanwhile)."""
+    ns = notification_server
+    # poll_seconds = 3600: the poll tick cannot be what withdraws it.
+    cfg = write_config(
+        tmp_path / "c.toml", dovecot, watch="poll_seconds = 3600\nmax_link_age_hours = 0.0015"
+    )
+    svc = start_patched(
+        monkeypatch, tmp_path, SERVER_IGNORES_EXPIRY, cfg, ns.env, dovecot.password("jperez")
+    )
+    svc.wait_for("IDLE connection ready", count=2)
+    dovecot.append("jperez", "INBOX", reset("jperez", "short"))
+    seen = ns.wait_for_notifications(1)[0]
+    assert seen.summary == "SECOP II: enlace para jperez"
+    assert seen.expire_timeout == -1  # dunst was not told when the link dies
+    assert ns.wait_displayed(1) == 1
+    # The link lives 5.4 s from its Date; dunst's own default timeout would be 10 s.
+    closed = ns.wait_for("closed", seen.id or -1, timeout=9)
+    assert closed.detail == 3  # CloseNotification: withdrawn by the service, not by dunst
+    assert closed.seen_at - seen.seen_at <= 6.5
+    assert ns.close_requests() == [seen.id]
+    assert ns.wait_displayed(0) == 0
+    svc.wait_for("the link's notification was withdrawn: the link expired")
+    assert svc.stop() == 0
+    assert ns.close_requests() == [seen.id]  # nothing left to withdraw at the stop
+    assert "Traceback" not in "\n".join(svc.lines)
+
+
+@pytest.mark.parametrize(
+    "patch", [NOTIFIER_CANNOT_BE_BUILT, BACKEND_CANNOT_LOAD], ids=["at build", "at first use"]
+)
+def test_desktop_notifications_that_cannot_work_are_one_line_and_the_hook_goes_on(
+    patch: str,
+    dovecot: Dovecot,
+    notification_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hook, out = tmp_path / "hook.py", tmp_path / "runs.jsonl"
+    hook.write_text(HOOK)
+    command = json.dumps([sys.executable, str(hook), str(out)])
+    cfg = write_config(
+        tmp_path / "c.toml",
+        dovecot,
+        watch=f"poll_seconds = 3600\n\n[notify]\ncommand = {command}",
+    )
+    svc = start_patched(
+        monkeypatch, tmp_path, patch, cfg, notification_server.env, dovecot.password("jperez")
+    )
+    svc.wait_for("IDLE connection ready", count=2)
+    dovecot.append("jperez", "INBOX", reset("jperez", "h1"))
+    svc.wait_for("announced a new link for jperez")
+    dovecot.append("jperez", "Spam", reset("mgomez", "h2"))
+    svc.wait_for("announced a new link for mgomez")
+    deadline = time.monotonic() + 10
+    while (not out.exists() or len(out.read_text().splitlines()) < 2) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    runs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["SECOP_WATCHER_USERNAME"] for r in runs] == ["jperez", "mgomez"]
+    assert runs[0]["SECOP_WATCHER_URL"] == mf.reset_url("h1")
+    assert svc.proc.poll() is None
+    said = [line for line in svc.lines if "desktop notifications cannot be used" in line]
+    assert len(said) == 1, svc.lines
+    assert "WARNING" in said[0]
+    assert notification_server.notifications() == []
+    assert svc.stop() == 0
+    assert "Traceback" not in "\n".join(svc.lines)
+
+
+class Recorder:
+    """A notifier that records (the withdrawal bookkeeping, without a server)."""
+
+    def __init__(self) -> None:
+        self.withdrawn: list[str] = []
+        self.n = 0
+
+    def announce(self, link: Link, *, lang: str, expires_at: datetime) -> str | None:
+        self.n += 1
+        return f"h{self.n}"
+
+    def withdraw(self, handle: str) -> None:
+        self.withdrawn.append(handle)
+
+    def warn(self, suspicious: Suspicious, *, lang: str) -> str | None:
+        return None
+
+    def problem(self, title: str, body: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def test_expired_links_are_withdrawn_once_and_the_next_expiry_is_known(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    rec = Recorder()
+    announcer = Announcer(rec, "es", timedelta(hours=1))
+    store = StateStore(tmp_path / "state.json")
+
+    def link(user: str, minutes_ago: int) -> Link:
+        received = now - timedelta(minutes=minutes_ago)
+        url = f"https://community.secop.gov.co/{user}/{minutes_ago}"
+        return Link(user, url, received, "INBOX", f"<{user}@x>", Status.CURRENT)
+
+    with store.update() as state:
+        announcer.apply(Report(now, current=[link("a", 50), link("b", 10)]), state, now)
+    assert announcer.next_expiry() == now + timedelta(minutes=10)
+    assert announcer.withdraw_expired(now) == now + timedelta(minutes=10)
+    assert rec.withdrawn == []
+    later = now + timedelta(minutes=10)
+    assert announcer.withdraw_expired(later) == now + timedelta(minutes=50)
+    assert rec.withdrawn == ["h1"]
+    assert announcer.withdraw_expired(later) == now + timedelta(minutes=50)
+    assert rec.withdrawn == ["h1"]  # once
+    # A newer link for b replaces b's notification: its expiry goes with it.
+    with store.update() as state:
+        announcer.apply(Report(later, current=[link("b", -5)]), state, later)
+    assert rec.withdrawn == ["h1", "h2"]
+    assert announcer.next_expiry() == now + timedelta(minutes=65)
+    assert announcer.withdraw_expired(now + timedelta(hours=2)) is None
+    assert rec.withdrawn == ["h1", "h2", "h3"]
+    assert announcer.handles == {} and announcer.expiries == {}
+
+
+def test_the_poll_tick_withdraws_what_expired_meanwhile(tmp_path: Path) -> None:
+    """After a suspend the expiry job comes late; the next tick looks too."""
+    clock = [datetime(2026, 11, 25, 15, 0, tzinfo=UTC)]
+    rec = Recorder()
+    config = Config(ImapConfig(host="imap.invalid", username="jperez"))
+    svc = Service(
+        config,
+        lambda: pytest.fail("no connection needed"),
+        rec,
+        lang="es",
+        store=StateStore(tmp_path / "state.json"),
+        clock=lambda: clock[0],
+    )
+    received = clock[0] - timedelta(hours=23)
+    current = Link(
+        "jperez", "https://community.secop.gov.co/x", received, "INBOX", "<m>", Status.CURRENT
+    )
+    with svc.store.update() as state:
+        svc.announcer.apply(Report(clock[0], current=[current]), state, clock[0])
+    svc._tick()
+    assert rec.withdrawn == []
+    clock[0] += timedelta(hours=1)
+    svc._tick()
+    assert rec.withdrawn == ["h1"]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watcher import credentials, i18n, paths, render
 from watcher import imap as imap_mod
@@ -28,6 +28,9 @@ from watcher.errors import UserError
 from watcher.exitcodes import ExitCode
 from watcher.imap import ImapSession, choose_folders, translate_errors
 from watcher.state import StateStore, state_file
+
+if TYPE_CHECKING:
+    from watcher.notify.platforms import Probe
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
 Login = Callable[[Any], object]  # logs an IMAPClient in (password or access token)
@@ -273,10 +276,113 @@ def _idle(session: ImapSession, report: DoctorReport, lang: str) -> None:
         report.add("idle", FAIL, "", i18n.t("doctor.no_idle", lang))
 
 
-def _notifications(report: DoctorReport, lang: str, platform: str = sys.platform) -> None:
-    if platform != "linux":
-        report.add("notifications", OK, i18n.t("doctor.native", lang))
+# The notification line's sentences on Windows and macOS (Spanish, English).
+_NOTIFY_TEXT: dict[str, tuple[str, str]] = {
+    "ok.win32": (
+        "notificaciones de Windows (WinRT, desktop-notifier)",
+        "Windows notifications (WinRT, desktop-notifier)",
+    ),
+    "ok.darwin": (
+        "Centro de notificaciones de macOS (sin botones: el enlace se ve con "
+        "«secop-watcher check-now»)",
+        'macOS Notification Center (no buttons: see the link with "secop-watcher check-now")',
+    ),
+    "no_winrt": (
+        "Faltan los paquetes winrt que desktop-notifier necesita en Windows. Reinstale: "
+        "«pipx reinstall secop-watcher».",
+        'The winrt packages desktop-notifier needs on Windows are missing. Reinstall: "pipx '
+        'reinstall secop-watcher".',
+    ),
+    "no_backend": (
+        "desktop-notifier no tiene notificaciones para este sistema (¿Windows 10 o posterior?).",
+        "desktop-notifier has no notifications for this system (Windows 10 or later?).",
+    ),
+    "winrt_failed": (
+        "Windows no dejó crear notificaciones. Inicie sesión en el escritorio y vuelva a "
+        "probar; si sigue, reinstale: «pipx reinstall secop-watcher».",
+        "Windows did not let us create notifications. Sign in to the desktop and try again; "
+        'if it persists, reinstall: "pipx reinstall secop-watcher".',
+    ),
+    "disabled": (
+        "Las notificaciones de secop-watcher están apagadas: actívelas en Configuración → "
+        "Sistema → Notificaciones.",
+        "Notifications for secop-watcher are turned off: turn them on in Settings → System → "
+        "Notifications.",
+    ),
+    "no_bundle": (
+        "Este Python no es el de python.org (framework): macOS no le deja usar el Centro de "
+        "notificaciones. El servicio avisa con osascript (sin botones, y el aviso no se "
+        "retira cuando el enlace vence). Instale Python desde python.org y reinstale con "
+        "pipx (docs/macos.md).",
+        "This Python is not python.org's (framework build): macOS does not let it use the "
+        "Notification Center. The service alerts through osascript (no buttons, and the alert "
+        "is not withdrawn when the link expires). Install Python from python.org and "
+        "reinstall with pipx (docs/macos.md).",
+    ),
+    "denied": (
+        "macOS no permite notificaciones a Python: actívelas en Ajustes del Sistema → "
+        "Notificaciones → Python. Mientras tanto el servicio avisa con osascript (sin botones).",
+        "macOS does not allow notifications for Python: turn them on in System Settings → "
+        "Notifications → Python. Meanwhile the service alerts through osascript (no buttons).",
+    ),
+    "no_osascript": (
+        "No hay forma de mostrar notificaciones (ni el Centro de notificaciones ni osascript). "
+        "El servicio seguirá funcionando y registrará los enlaces; use [notify] command si "
+        "quiere otro aviso.",
+        "Notifications cannot be shown (neither the Notification Center nor osascript). The "
+        "service still works and logs the links; use [notify] command for another kind of "
+        "alert.",
+    ),
+}
+_OTHERWISE = {
+    "es": "El servicio seguirá funcionando y registrará los enlaces.",
+    "en": "The service still works and logs the links.",
+}
+
+
+def _notify_text(key: str, lang: str) -> str:
+    es, en = _NOTIFY_TEXT[key]
+    return es if lang == "es" else en
+
+
+Prober = Callable[[str], "Probe"]
+
+
+def _notifications(
+    report: DoctorReport, lang: str, platform: str = sys.platform, prober: Prober | None = None
+) -> None:
+    """Linux: which notification server runs. Windows and macOS: whether desktop-notifier's
+    backend loads and may show them (``prober``: tests hand in another platform's facts)."""
+    if platform.startswith("linux"):
+        _dbus_notifications(report, lang)
         return
+    result = (prober or _probe)(platform)
+    if result.ok:
+        key = f"ok.{platform}"
+        report.add("notifications", OK, _notify_text(key, lang) if key in _NOTIFY_TEXT else "")
+        return
+    detail = result.backend + (f" ({result.reason})" if result.reason else "")
+    fix = _notify_text(result.problem, lang) if result.problem in _NOTIFY_TEXT else ""
+    if result.problem not in ("no_bundle", "denied", "no_osascript"):
+        fix += " " + _OTHERWISE[lang] if fix else _OTHERWISE[lang]
+    report.add("notifications", FAIL, detail, fix)
+
+
+def _probe(platform: str) -> Probe:
+    import asyncio
+
+    from watcher.notify import platforms
+
+    async def bounded() -> Probe:
+        return await asyncio.wait_for(platforms.probe(platforms.facts(platform)), 15)
+
+    try:
+        return asyncio.run(bounded())
+    except Exception as e:  # noqa: BLE001 - doctor reports, never raises
+        return platforms.Probe(False, platforms.facts(platform).backend, "", type(e).__name__)
+
+
+def _dbus_notifications(report: DoctorReport, lang: str) -> None:
     from dbus_fast.errors import DBusError
 
     try:

@@ -10,6 +10,10 @@ Pieces, each small:
   safety net, also used to notice a resume from suspend and a changed
   password); and one :class:`~watcher.idle.FolderIdler` per folder that asks
   the moment the server pushes new mail.
+- A link's notification is withdrawn when the link expires, on every platform
+  (Windows and macOS ignore the expire timeout; so do some Linux servers): one
+  scheduler job at the next expiry, and the poll tick looks too (after a suspend
+  the job may come late). No timer runs while nothing is on screen.
 
 An authentication failure is reported once (log, notification, state) and
 the service then waits for the configuration or the password to change,
@@ -18,6 +22,7 @@ instead of hammering the server.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -74,6 +79,11 @@ class Announcer:
     max_age: timedelta
     handles: dict[str, str] = field(default_factory=dict)  # user → on-screen notification
     log: Logger = field(default=logging.getLogger(__name__))  # per account: see account_log
+    expiries: dict[str, datetime] = field(default_factory=dict)  # handle → its link's expiry
+    # The checker, an IDLE thread and the scheduler (expiries) touch handles and expiries.
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def apply(self, report: Report, state: State, now: datetime) -> list[Link]:
         announced = [self._announce(link, state, now) for link in report.current]
@@ -88,19 +98,42 @@ class Announcer:
         user = (link.username or "").casefold()
         if key in state.announced or self._newer_known(user, link, state):
             return None
-        old = self.handles.pop(user, None)
+        with self._lock:
+            old = self.handles.pop(user, None)
+            if old is not None:
+                self.expiries.pop(old, None)
         if old is not None:
             self.notifier.withdraw(old)  # the older link is dead: never leave it on screen
-        handle = self.notifier.announce(
-            link, lang=self.lang, expires_at=link.received + self.max_age
-        )
+        expires_at = link.received + self.max_age
+        handle = self.notifier.announce(link, lang=self.lang, expires_at=expires_at)
         if handle is not None:
-            self.handles[user] = handle
+            with self._lock:
+                self.handles[user] = handle
+                self.expiries[handle] = expires_at
         state.announced[key] = _record(
             link.username, link.received, link.folder, link.message_id, now
         )
         self.log.info("announced a new link for %s (%s)", link.username, link.folder)
         return link
+
+    def withdraw_expired(self, now: datetime) -> datetime | None:
+        """Withdraw every notification whose link has expired by ``now`` (on Windows and
+        macOS nothing else would: they ignore the timeout); the next expiry, if any."""
+        with self._lock:
+            dead = [h for h, end in self.expiries.items() if end <= now]
+            for handle in dead:
+                del self.expiries[handle]
+            for user in [u for u, h in self.handles.items() if h in dead]:
+                del self.handles[user]
+            following = min(self.expiries.values(), default=None)
+        for handle in dead:
+            self.notifier.withdraw(handle)
+            self.log.info("the link's notification was withdrawn: the link expired")
+        return following
+
+    def next_expiry(self) -> datetime | None:
+        with self._lock:
+            return min(self.expiries.values(), default=None)
 
     @staticmethod
     def _newer_known(user: str, link: Link, state: State) -> bool:
@@ -193,6 +226,9 @@ class Service:
         self._session_stale = False
         self._last_check_ok = False
         self._checker = threading.Thread(target=self._check_loop, name="checker", daemon=True)
+        self._scheduler: Any = None  # APScheduler's, while run() runs (expiry jobs)
+        self._expiry_at: datetime | None = None  # when the expiry job is due
+        self._expiry_lock = threading.Lock()
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -217,11 +253,14 @@ class Service:
         self._checker.start()
         self.request_check()
         scheduler.start()
+        self._scheduler = scheduler
+        self._schedule_expiry()
         if on_started is not None:
             on_started()
         try:
             wait_for_stop(stop, stop_wait_timeout())
         finally:
+            self._scheduler = None
             scheduler.shutdown(wait=False)
             self.stop()
 
@@ -267,7 +306,44 @@ class Service:
 
     # --- the poll job -----------------------------------------------------------
 
+    # --- expiry: a notification never stays on screen for a dead link -------------
+
+    def _schedule_expiry(self) -> None:
+        """One scheduler job at the next link's expiry (no wake-up when none is shown).
+
+        The poll tick also looks (:meth:`_tick`): after a suspend the job may come late.
+        """
+        following = self.announcer.next_expiry()
+        with self._expiry_lock:
+            scheduler = self._scheduler
+            if scheduler is None or following == self._expiry_at:
+                return
+            self._expiry_at = following
+            if following is None:
+                with contextlib.suppress(Exception):  # JobLookupError: not scheduled
+                    scheduler.remove_job("expiry")
+                return
+            try:
+                scheduler.add_job(
+                    self._expire,
+                    "date",
+                    run_date=following,
+                    id="expiry",
+                    replace_existing=True,
+                    misfire_grace_time=None,
+                )
+            except Exception:  # noqa: BLE001 - shutting down; the tick looks anyway
+                self._log.debug("could not schedule the expiry job", exc_info=True)
+
+    def _expire(self) -> None:
+        with self._expiry_lock:
+            self._expiry_at = None
+        self.announcer.withdraw_expired(self.clock())
+        self._schedule_expiry()
+
     def _tick(self) -> None:
+        self.announcer.withdraw_expired(self.clock())  # the expiry job may come late
+        self._schedule_expiry()
         wall, mono = time.time(), time.monotonic()
         last_wall, last_mono = self._last_tick
         self._last_tick = (wall, mono)
@@ -360,6 +436,7 @@ class Service:
             state.folders.update(cursors)
             new = self.announcer.apply(report, state, now)
             state.record_success(now)
+        self._schedule_expiry()
         if self._error_logged:
             self._log.warning("connection is back; checking normally again")
             self._error_logged = None
