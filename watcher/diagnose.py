@@ -277,72 +277,13 @@ def _idle(session: ImapSession, report: DoctorReport, lang: str) -> None:
 
 
 # The notification line's sentences on Windows and macOS (Spanish, English).
-_NOTIFY_TEXT: dict[str, tuple[str, str]] = {
-    "ok.win32": (
-        "notificaciones de Windows (WinRT, desktop-notifier)",
-        "Windows notifications (WinRT, desktop-notifier)",
-    ),
-    "ok.darwin": (
-        "Centro de notificaciones de macOS (sin botones: el enlace se ve con "
-        "«secop-watcher check-now»)",
-        'macOS Notification Center (no buttons: see the link with "secop-watcher check-now")',
-    ),
-    "no_winrt": (
-        "Faltan los paquetes winrt que desktop-notifier necesita en Windows. Reinstale: "
-        "«pipx reinstall secop-watcher».",
-        'The winrt packages desktop-notifier needs on Windows are missing. Reinstall: "pipx '
-        'reinstall secop-watcher".',
-    ),
-    "no_backend": (
-        "desktop-notifier no tiene notificaciones para este sistema (¿Windows 10 o posterior?).",
-        "desktop-notifier has no notifications for this system (Windows 10 or later?).",
-    ),
-    "winrt_failed": (
-        "Windows no dejó crear notificaciones. Inicie sesión en el escritorio y vuelva a "
-        "probar; si sigue, reinstale: «pipx reinstall secop-watcher».",
-        "Windows did not let us create notifications. Sign in to the desktop and try again; "
-        'if it persists, reinstall: "pipx reinstall secop-watcher".',
-    ),
-    "disabled": (
-        "Las notificaciones de secop-watcher están apagadas: actívelas en Configuración → "
-        "Sistema → Notificaciones.",
-        "Notifications for secop-watcher are turned off: turn them on in Settings → System → "
-        "Notifications.",
-    ),
-    "no_bundle": (
-        "Este Python no es el de python.org (framework): macOS no le deja usar el Centro de "
-        "notificaciones. El servicio avisa con osascript (sin botones, y el aviso no se "
-        "retira cuando el enlace vence). Instale Python desde python.org y reinstale con "
-        "pipx (docs/macos.md).",
-        "This Python is not python.org's (framework build): macOS does not let it use the "
-        "Notification Center. The service alerts through osascript (no buttons, and the alert "
-        "is not withdrawn when the link expires). Install Python from python.org and "
-        "reinstall with pipx (docs/macos.md).",
-    ),
-    "denied": (
-        "macOS no permite notificaciones a Python: actívelas en Ajustes del Sistema → "
-        "Notificaciones → Python. Mientras tanto el servicio avisa con osascript (sin botones).",
-        "macOS does not allow notifications for Python: turn them on in System Settings → "
-        "Notifications → Python. Meanwhile the service alerts through osascript (no buttons).",
-    ),
-    "no_osascript": (
-        "No hay forma de mostrar notificaciones (ni el Centro de notificaciones ni osascript). "
-        "El servicio seguirá funcionando y registrará los enlaces; use [notify] command si "
-        "quiere otro aviso.",
-        "Notifications cannot be shown (neither the Notification Center nor osascript). The "
-        "service still works and logs the links; use [notify] command for another kind of "
-        "alert.",
-    ),
-}
-_OTHERWISE = {
-    "es": "El servicio seguirá funcionando y registrará los enlaces.",
-    "en": "The service still works and logs the links.",
-}
+_NOTIFY_KEYS = frozenset(
+    key.removeprefix("doctor.notify.") for key in i18n.MESSAGES if key.startswith("doctor.notify.")
+)
 
 
 def _notify_text(key: str, lang: str) -> str:
-    es, en = _NOTIFY_TEXT[key]
-    return es if lang == "es" else en
+    return i18n.t(f"doctor.notify.{key}", lang)
 
 
 Prober = Callable[[str], "Probe"]
@@ -359,12 +300,13 @@ def _notifications(
     result = (prober or _probe)(platform)
     if result.ok:
         key = f"ok.{platform}"
-        report.add("notifications", OK, _notify_text(key, lang) if key in _NOTIFY_TEXT else "")
+        report.add("notifications", OK, _notify_text(key, lang) if key in _NOTIFY_KEYS else "")
         return
     detail = result.backend + (f" ({result.reason})" if result.reason else "")
-    fix = _notify_text(result.problem, lang) if result.problem in _NOTIFY_TEXT else ""
+    fix = _notify_text(result.problem, lang) if result.problem in _NOTIFY_KEYS else ""
     if result.problem not in ("no_bundle", "denied", "no_osascript"):
-        fix += " " + _OTHERWISE[lang] if fix else _OTHERWISE[lang]
+        otherwise = i18n.t("doctor.notify.otherwise", lang)
+        fix += " " + otherwise if fix else otherwise
     report.add("notifications", FAIL, detail, fix)
 
 

@@ -513,7 +513,71 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "El servidor no ofrece IDLE: el servicio revisará cada poll_seconds.",
         "The server does not offer IDLE: the service will check every poll_seconds.",
     ),
-    "doctor.native": ("notificaciones nativas del sistema", "the system's native notifications"),
+    # --- doctor: notifications on Windows and macOS (watcher.notify.platforms) ---------
+    "doctor.notify.ok.win32": (
+        "notificaciones de Windows (WinRT, desktop-notifier)",
+        "Windows notifications (WinRT, desktop-notifier)",
+    ),
+    "doctor.notify.ok.darwin": (
+        "Centro de notificaciones de macOS (sin botones: el enlace se ve con "
+        "«secop-watcher check-now»)",
+        'macOS Notification Center (no buttons: see the link with "secop-watcher check-now")',
+    ),
+    "doctor.notify.no_winrt": (
+        "Faltan los paquetes winrt que desktop-notifier necesita en Windows. Reinstale: "
+        "«pipx reinstall secop-watcher».",
+        'The winrt packages desktop-notifier needs on Windows are missing. Reinstall: "pipx '
+        'reinstall secop-watcher".',
+    ),
+    "doctor.notify.no_backend": (
+        "desktop-notifier no tiene notificaciones para este sistema (¿Windows 10 o posterior?).",
+        "desktop-notifier has no notifications for this system (Windows 10 or later?).",
+    ),
+    "doctor.notify.winrt_failed": (
+        "Windows no dejó crear notificaciones. Inicie sesión en el escritorio y vuelva a "
+        "probar; si sigue, reinstale: «pipx reinstall secop-watcher».",
+        "Windows did not let us create notifications. Sign in to the desktop and try again; "
+        'if it persists, reinstall: "pipx reinstall secop-watcher".',
+    ),
+    "doctor.notify.disabled": (
+        "Las notificaciones de secop-watcher están apagadas: actívelas en Configuración → "
+        "Sistema → Notificaciones.",
+        "Notifications for secop-watcher are turned off: turn them on in Settings → System → "
+        "Notifications.",
+    ),
+    "doctor.notify.no_bundle": (
+        "Este Python no es el de python.org (framework): macOS no le deja usar el Centro de "
+        "notificaciones. El servicio avisa con osascript (sin botones, y el aviso no se "
+        "retira cuando el enlace vence). Instale Python desde python.org y reinstale con "
+        "pipx (docs/macos.md).",
+        "This Python is not python.org's (framework build): macOS does not let it use the "
+        "Notification Center. The service alerts through osascript (no buttons, and the alert "
+        "is not withdrawn when the link expires). Install Python from python.org and "
+        "reinstall with pipx (docs/macos.md).",
+    ),
+    "doctor.notify.denied": (
+        "macOS no permite notificaciones a Python: actívelas en Ajustes del Sistema → "
+        "Notificaciones → Python. Mientras tanto el servicio avisa con osascript (sin botones).",
+        "macOS does not allow notifications for Python: turn them on in System Settings → "
+        "Notifications → Python. Meanwhile the service alerts through osascript (no buttons).",
+    ),
+    "doctor.notify.no_osascript": (
+        "No hay forma de mostrar notificaciones (ni el Centro de notificaciones ni osascript). "
+        "El servicio seguirá funcionando y registrará los enlaces; use [notify] command si "
+        "quiere otro aviso.",
+        "Notifications cannot be shown (neither the Notification Center nor osascript). The "
+        "service still works and logs the links; use [notify] command for another kind of "
+        "alert.",
+    ),
+    "doctor.notify.otherwise": (
+        "El servicio seguirá funcionando y registrará los enlaces.",
+        "The service still works and logs the links.",
+    ),
+    # macOS: no buttons (they need a Core Foundation run loop the service does not run).
+    "notify.no_buttons": (
+        "Para verlo: «secop-watcher check-now».",
+        'To see it: "secop-watcher check-now".',
+    ),
     "doctor.no_notify": (
         "No hay servidor de notificaciones en esta sesión (¿sin escritorio?). El servicio "
         "seguirá funcionando y registrará los enlaces; use [notify] command si quiere otro aviso.",

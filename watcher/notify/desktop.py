@@ -28,7 +28,7 @@ from watcher.i18n import t
 from watcher.model import Link, Suspicious
 from watcher.notify import platforms
 from watcher.notify.platforms import APP_NAME, Facts, NativeClass, Runner
-from watcher.notify.text import link_body, link_title, local_t, timeout_seconds, warn_body
+from watcher.notify.text import link_body, link_title, timeout_seconds, warn_body
 
 log = logging.getLogger("watcher.notify")
 
@@ -125,7 +125,7 @@ class DesktopNotifications:
                 ),
             )
         else:  # no button can work here (macOS): say where the link is
-            body += " " + local_t("notify.no_buttons", lang)
+            body += " " + t("notify.no_buttons", lang)
         notification = Notification(
             title=link_title(link, lang),
             message=self._text(self._named(body, lang)),

@@ -12,21 +12,6 @@ from watcher.render import reasons_text
 # The notification spec carries the timeout as int32 milliseconds.
 MAX_TIMEOUT_SECONDS = (2**31 - 1) // 1000
 
-# Sentences only the desktop notifications use (kept here, next to their one user).
-_MESSAGES: dict[str, tuple[str, str]] = {
-    # macOS: no buttons (they need a Core Foundation run loop the service does not run).
-    "notify.no_buttons": (
-        "Para verlo: «secop-watcher check-now».",
-        'To see it: "secop-watcher check-now".',
-    ),
-}
-
-
-def local_t(key: str, lang: str, **params: object) -> str:
-    es, en = _MESSAGES[key]
-    text = es if lang == "es" else en
-    return text.format(**params) if params else text
-
 
 def _at(dt: datetime, lang: str) -> str:
     local = dt.astimezone()
