@@ -8,6 +8,7 @@ a user whose name came before the cut, a link only when it was read whole.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from tests import mailfactory as mf
 from tests.cliutil import check_json, write_config
 from tests.servers.dovecot import Dovecot
-from watcher.check import GLANCE_BYTES, GLANCE_MAX
+from watcher.glance import GLANCE_BYTES, GLANCE_MAX
 
 pytestmark = pytest.mark.dovecot
 
@@ -93,3 +94,41 @@ def test_an_old_forgery_is_still_suspicious(dovecot: Dovecot, tmp_path: Path) ->
     assert code == 1, err
     assert [x["reasons"] for x in data["suspicious"]] == [["auth_failed"]]
     assert data["expired"] == []
+
+
+def test_an_old_forgery_cut_by_the_glance_stays_suspicious_and_supersedes_nothing(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """Arrived 26 h ago (so it is glanced at) but dated an hour ago, pointing elsewhere and
+    longer than the glance: it must neither become a link of ana's nor hide her real one."""
+    forged_url = "https://secop.gov.co.actualizar.example/reset?t=forged"
+    body = f"{PHRASE} ana\n<{forged_url}>\n\n" + "Relleno. " * 100
+    forged = mf.reset_mail("ana", forged_url, date=ago(1), html=False, text_body=body)
+    put(dovecot, forged, ago(26))
+    put(dovecot, mf.reset_mail("ana", mf.reset_url("real"), date=ago(2)), ago(2))
+    code, data, err = check_json(
+        write_config(tmp_path / "c.toml", dovecot), dovecot.password("jperez")
+    )
+    assert code == 0, err
+    assert [(x["username"], x["url"]) for x in data["current"]] == [("ana", mf.reset_url("real"))]
+    assert data["superseded"] == [] and data["expired"] == []
+    assert [x["reasons"] for x in data["suspicious"]] == [["host_not_allowed"]]
+
+
+def test_an_old_mail_without_a_text_part_is_counted_not_fetched(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    pdf = mf.reset_mail("x", mf.reset_url("x"), date=ago(30)).split(b"\r\n\r\n", 1)[0]
+    pdf = re.sub(
+        rb"(?im)^Content-Type:[^\r\n]*(\r\n[ \t][^\r\n]*)*", b"Content-Type: application/pdf", pdf
+    )
+    pdf = re.sub(
+        rb"(?im)^Content-Transfer-Encoding:[^\r\n]*", b"Content-Transfer-Encoding: base64", pdf
+    )
+    put(dovecot, pdf + b"\r\n\r\n" + b"JVBERi0xLjQK" * 2000 + b"\r\n", ago(30))
+    code, data, err = check_json(
+        write_config(tmp_path / "c.toml", dovecot), dovecot.password("jperez")
+    )
+    assert code == 1, err
+    assert len(data["unopened"]) == 1
+    assert data["expired"] == [] and data["suspicious"] == []

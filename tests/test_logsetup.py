@@ -142,3 +142,27 @@ def test_no_console_no_stderr_handler(isolated_env: Path, monkeypatch: pytest.Mo
     assert "watcher.output.stdout: second" in text
     assert "Traceback: https://community.secop.gov.co/…" in text
     assert "SEKRIT" not in text
+
+
+def test_failed_rotations_keep_every_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent shifts .1 -> .2 -> .3 before the rename that fails on Windows: each failed
+    attempt would delete the oldest backup. Nothing may be shifted until the rename works."""
+    path = tmp_path / "w.log"
+    handler = logsetup.SharedRotatingFileHandler(path, maxBytes=10, backupCount=3)
+    for n in (1, 2, 3):
+        Path(f"{path}.{n}").write_text(f"backup {n}\n")
+    monkeypatch.setattr(os, "rename", winerror_32)
+    record = logging.LogRecord("w", logging.WARNING, "", 0, "x" * 40, None, None)
+    for _ in range(3):
+        handler.retry_at = 0.0
+        handler.emit(record)
+    handler.close()
+    assert [Path(f"{path}.{n}").read_text() for n in (1, 2, 3)] == [
+        "backup 1\n",
+        "backup 2\n",
+        "backup 3\n",
+    ]
+    assert handler.failures == 3
+    assert path.read_text().count("x" * 40) == 3  # and no line lost

@@ -333,3 +333,19 @@ def test_the_access_token_cache_fits_too(windows_keyring: WindowsLimitKeyring) -
     )
     oauth.save_access(MICROSOFT, grant)
     assert oauth.load_access(MICROSOFT) == grant
+
+
+def test_a_nul_or_an_empty_program_is_a_config_problem_not_a_crash() -> None:
+    assert commandline.problem(["/bin/echo", "a\0b"]) == "list"
+    assert commandline.problem('"" foo', "linux") == "type"
+    assert commandline.problem('"" foo', "win32") == "type"
+    assert commandline.problem(["/bin/echo", "ok"]) is None
+
+
+def test_pieces_count_utf16_units_not_characters(windows_keyring: WindowsLimitKeyring) -> None:
+    """A character outside the BMP is two UTF-16 units: 1,000 of them are 4,000 bytes."""
+    record = {"refresh_token": "🔑" * 1500}
+    oauth.save_record(MICROSOFT, record)
+    assert oauth.load_record(MICROSOFT) == record
+    stored = windows_keyring._load()
+    assert all(len(v.encode("utf-16-le")) <= WindowsLimitKeyring.LIMIT for v in stored.values())

@@ -262,3 +262,23 @@ def test_every_reason_code_has_spanish_and_english_words() -> None:
     missing = sorted(c for c in codes if f"reason.{c}" not in i18n.MESSAGES)
     assert missing == []
     assert all(all(i18n.MESSAGES[f"reason.{c}"]) for c in codes)
+
+
+def test_an_html_part_cut_inside_its_visible_url_is_never_handed_over() -> None:
+    head = (
+        "From: Registro SECOP II <registro@secop.gov.co>\r\nMessage-ID: <c@secop.gov.co>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+    )
+    cut = f"<p>{PHRASE}:</p><p>{URL[:40]}"  # the part ends here: a 10 MB cap, or a glance
+    verdict = parse_message((head + cut).encode())
+    assert (verdict.kind, verdict.reasons) == (Kind.SUSPICIOUS, ("malformed_link",))
+    whole = parse_message((head + cut + URL[40:] + "</p>").encode())
+    assert (whole.kind, whole.url) == (Kind.RESET, URL)
+
+
+def test_a_language_list_is_not_a_disposition() -> None:
+    """``Content-Language: attachment, es`` must not hide a part that parse reads."""
+    part = (b"text", b"html", None, None, None, b"7bit", 20, 3, None, None, (b"attachment", b"es"))
+    attached = (b"text", b"html", None, None, None, b"7bit", 20, 3, None, (b"attachment", None))
+    assert [leaf.attachment for leaf in text_parts(([part], b"mixed"))] == [False]
+    assert text_parts(([attached], b"mixed")) == []

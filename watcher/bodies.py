@@ -132,9 +132,14 @@ def _html_candidates(part: TextPart) -> list[Candidate]:
         found.append(Candidate("html", href, url, username, anchor.hidden, query_encoding=query))
     if found:
         return found
-    # A document that ends mid-text may be cut short: its last URL is then unterminated.
-    ending = "\n" if part.reading.rstrip().endswith(">") else ""
-    return _text_candidates(reading.visible_text() + ending, "html-text")
+    # A document that ends mid-text may be cut short: its last URL is then unterminated
+    # (the line breaks the parser adds when it closes the open blocks do not end it).
+    visible = reading.visible_text()
+    if part.reading.rstrip().endswith(">"):
+        visible += "\n"
+    else:
+        visible = visible.rstrip()
+    return _text_candidates(visible, "html-text")
 
 
 # --------------------------------------------------------------------------- text

@@ -11,10 +11,9 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 
-from watcher import parts
+from watcher import glance, parts
 from watcher.choosing import choose
 from watcher.config import Config
 from watcher.imap import (
@@ -157,7 +156,7 @@ def parse_folders(
     The parts of every folder are fetched in one write. A message whose
     structure has no text part (or is unreadable) is fetched whole, capped:
     the parser then decides. Mail from the sender that arrived longer ago
-    than a link lives is only glanced at (:func:`_too_old`, :func:`_glance`).
+    than a link lives is only glanced at (:func:`_too_old`, :mod:`watcher.glance`).
     """
     found: list[Found] = []
     wanted: dict[str, list[tuple[int, parts.Leaf]]] = {}
@@ -169,7 +168,12 @@ def parse_folders(
         siblings = [
             _other_sender(folder, e, config) for e in envelopes if _sibling_sender(e, config)
         ]
-        glanced = {e.uid for e in envelopes if (folder.name, e.uid) in to_glance}
+        # An old mail with no text part to glance at is counted, never fetched whole.
+        glanced = {
+            e.uid
+            for e in envelopes
+            if (folder.name, e.uid) in to_glance and glance.leaves(e.structure)
+        }
         unread = [
             _old(folder, e) for e in envelopes if _too_old(e, config, now) and e.uid not in glanced
         ]
@@ -186,7 +190,9 @@ def parse_folders(
             (e.uid, leaf)
             for e in envelopes
             if e.uid not in skip
-            for leaf in (_glance(e) if e.uid in glanced else parts.text_parts(e.structure))
+            for leaf in (
+                glance.leaves(e.structure) if e.uid in glanced else parts.text_parts(e.structure)
+            )
         ]
         glances[folder.name] = glanced
     fetched = session.fetch_parts_in(wanted)
@@ -200,7 +206,7 @@ def parse_folders(
             item = _parsed(folder, envelope.uid, raw, envelope.internaldate, config)
             cut = any(p.truncated for p in got_parts)
             if envelope.uid in glances[folder.name]:
-                item = _glanced(item, cut, envelope)
+                item = glance.judged(item, raw, cut, envelope.internaldate)
             elif cut:
                 notices.append(Notice("truncated", folder.name))
             found.append(item)
@@ -257,72 +263,20 @@ def _too_old(envelope: Envelope, config: Config, now: datetime) -> bool:
 OPEN_MARGIN = timedelta(hours=1)
 
 
-GLANCE_BYTES = 512
-"""How much of an old mail's smallest text part is read: its SECOP user comes early."""
-GLANCE_MAX = 12
-"""How many old mails a check glances at, newest first; older ones are only counted."""
-# Reasons a cut text cannot cause: they keep a glanced mail suspicious.
-_OWN_REASONS = frozenset(
-    {
-        "sender_mismatch",
-        "multiple_senders",
-        "auth_failed",
-        "dmarc_other_from",
-        "auth_unreadable",
-        "hidden_link",
-        "several_users",
-    }
-)
-
-
 def _newest_old(
     scanned: Sequence[tuple[Folder, list[Envelope]]], config: Config, now: datetime
 ) -> set[tuple[str, int]]:
-    """``(folder, uid)`` of the :data:`GLANCE_MAX` newest old mails, all folders together."""
-    old = [
+    """``(folder, uid)`` of the old mails a check glances at (:func:`watcher.glance.newest`)."""
+    return glance.newest(
         (e.internaldate, folder.name, e.uid)
         for folder, envelopes in scanned
         for e in envelopes
         if e.raw is None and _too_old(e, config, now)
-    ]
-    old.sort(key=lambda item: (item[0] or datetime.min.replace(tzinfo=now.tzinfo), item[2]))
-    return {(name, uid) for _, name, uid in old[-GLANCE_MAX:]}
+    )
 
 
 def _old(folder: Folder, envelope: Envelope) -> Found:
     return Found(Verdict(Kind.OLD, received=envelope.internaldate), folder.name, envelope.uid)
-
-
-def _glance(envelope: Envelope) -> list[parts.Leaf]:
-    """The first :data:`GLANCE_BYTES` of an old mail's smallest text part.
-
-    Its link has expired and it is never the current one, so it is read only
-    to name its SECOP user (and its link, when that fits) among the expired
-    and superseded ones, at a fraction of the bytes.
-    """
-    found = parts.text_parts(envelope.structure)
-    if not found:
-        return []
-    return [replace(min(found, key=lambda leaf: leaf.size), limit=GLANCE_BYTES)]
-
-
-def _glanced(item: Found, cut: bool, envelope: Envelope) -> Found:
-    """An old mail read in part: never the current link, and never more than it showed.
-
-    A link cut short is no link at all: the user is named with ``url`` None
-    (the name came before the start of the link, so it is whole). Nothing
-    found before the cut, or no link begun after the name (which may then be
-    cut itself): counted as a mail not read (``Kind.OLD``). A reason a cut
-    cannot cause (a failed DMARC, a second sender) keeps it suspicious.
-    """
-    verdict = item.verdict
-    unread = Verdict(Kind.OLD, received=envelope.internaldate)
-    if cut and verdict.kind is Kind.OTHER:
-        verdict = unread
-    elif cut and verdict.kind is Kind.SUSPICIOUS and not set(verdict.reasons) & _OWN_REASONS:
-        started = verdict.url is not None and verdict.username is not None
-        verdict = replace(verdict, kind=Kind.RESET, url=None, reasons=()) if started else unread
-    return replace(item, verdict=verdict, whole=False)
 
 
 def _other_sender(folder: Folder, envelope: Envelope, config: Config) -> Found:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import mslex
@@ -34,15 +35,21 @@ def split(command: str, platform: str = sys.platform) -> Argv:
 def problem(value: Any, platform: str = sys.platform) -> str | None:
     """Why ``value`` is not a usable command (a reason for the config message), or None."""
     if isinstance(value, list):
-        if not value or not all(isinstance(v, str) for v in value) or not value[0].strip():
+        if not value or not all(isinstance(v, str) for v in value) or not _usable(value):
             return "list"
         return None
     if not isinstance(value, str) or not value.strip():
         return "type"
     try:
-        return None if split(value, platform) else "type"
+        argv = split(value, platform)
     except ValueError:
         return "quotes"
+    return None if argv and _usable(argv) else "type"
+
+
+def _usable(argv: Sequence[str]) -> bool:
+    """A program to run, and no NUL anywhere (no operating system passes one on)."""
+    return bool(argv[0].strip()) and not any("\0" in arg for arg in argv)
 
 
 def to_argv(value: str | list[str], platform: str = sys.platform) -> Argv:

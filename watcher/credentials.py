@@ -63,7 +63,7 @@ def run_password_command(argv: Argv) -> str:
         )
     except FileNotFoundError as e:
         raise CredentialsError("error.password_command_missing", program=argv[0]) from e
-    except (OSError, subprocess.TimeoutExpired) as e:
+    except (OSError, ValueError, subprocess.TimeoutExpired) as e:  # ValueError: a NUL
         raise CredentialsError("error.password_command_failed", program=argv[0], code="-") from e
     password = done.stdout.decode("utf-8", "replace").split("\n", 1)[0].rstrip("\r")
     if done.returncode != 0 or not password:
@@ -100,11 +100,33 @@ def store_password(username: str, password: str) -> None:
 # Windows' Credential Manager holds at most 2,560 bytes per secret, and keyring writes
 # UTF-16 there: 1,280 characters. A Microsoft sign-in record is often longer (its refresh
 # token alone is about 1,500 characters), so a long secret is kept in pieces of at most
-# CHUNK characters, on every platform alike, under entries named after the secret's own:
+# CHUNK UTF-16 code units, on every platform alike, under entries named after the secret's own:
 # the first holds "<MARKER><pieces>:<generation>", piece i is "<entry>#<generation>.<i>".
 # Pieces are written first and the marker last, so a reader never sees half a record.
 CHUNK = 1000
 MARKER = "secop-watcher-pieces:"
+
+
+def _utf16_units(text: str) -> int:
+    """Length in UTF-16 code units, what Windows counts (a character outside the BMP is 2)."""
+    return sum(2 if ord(char) > 0xFFFF else 1 for char in text)
+
+
+def _split_utf16(text: str, units: int) -> list[str]:
+    """Pieces of at most ``units`` UTF-16 code units, never splitting a character."""
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in text:
+        width = 2 if ord(char) > 0xFFFF else 1
+        if current and size + width > units:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(char)
+        size += width
+    if current:
+        pieces.append("".join(current))
+    return pieces
 
 
 def _chunk_name(entry: str, generation: str, index: int) -> str:
@@ -167,11 +189,11 @@ def keyring_set(entry: str, secret: str, *, username: str) -> None:
         raise CredentialsError("error.no_keyring", username=username)
     old = _raw_get(entry, username)
     old_pieces = _pieces(old) if old is not None else None
-    if len(secret) <= CHUNK and not secret.startswith(MARKER):
+    if _utf16_units(secret) <= CHUNK and not secret.startswith(MARKER):
         _raw_set(entry, secret, username)
     else:
         generation = secrets.token_hex(4)
-        parts = [secret[i : i + CHUNK] for i in range(0, len(secret), CHUNK)]
+        parts = _split_utf16(secret, CHUNK)
         for index, part in enumerate(parts):
             _raw_set(_chunk_name(entry, generation, index), part, username)
         _raw_set(entry, f"{MARKER}{len(parts)}:{generation}", username)

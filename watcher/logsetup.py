@@ -148,7 +148,18 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return int(super().shouldRollover(record))
 
     def doRollover(self) -> None:
+        # Try the rename that fails on Windows first, with our own handle closed: the
+        # parent shifts .1 -> .2 -> .3 before it, so each failed attempt would lose the
+        # oldest backup.
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+        probe = f"{self.baseFilename}.rotating"
         try:
+            # os.rename, as the parent's rotate() uses: it fails the same way on Windows
+            if os.path.exists(self.baseFilename):  # noqa: PTH110
+                os.rename(self.baseFilename, probe)  # noqa: PTH104
+                os.rename(probe, self.baseFilename)  # noqa: PTH104
             super().doRollover()
         except OSError:
             self.failures += 1

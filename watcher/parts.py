@@ -74,9 +74,16 @@ def section_key(section: str) -> tuple[int, ...]:
 
 
 def _is_attachment(structure: Sequence[Any]) -> bool:
-    """The body disposition (RFC 3501 body-ext-1part), wherever this part's fields put it."""
+    """The body disposition (RFC 3501 body-ext-1part), wherever this part's fields put it.
+
+    A disposition is ``(type, parameters-or-NIL)``; a language list such as
+    ``("attachment", "es")`` (``Content-Language: attachment, es``) is not one.
+    """
     return any(
-        isinstance(field, tuple) and field and _text(field[0]).lower() == "attachment"
+        isinstance(field, tuple)
+        and len(field) == 2
+        and (field[1] is None or isinstance(field[1], tuple | list))
+        and _text(field[0]).lower() == "attachment"
         for field in structure[7:]
     )
 

@@ -313,8 +313,8 @@ class Service:
 
         The poll tick also looks (:meth:`_tick`): after a suspend the job may come late.
         """
-        following = self.announcer.next_expiry()
-        with self._expiry_lock:
+        with self._expiry_lock:  # read inside: a stale None must not remove a newer job
+            following = self.announcer.next_expiry()
             scheduler = self._scheduler
             if scheduler is None or following == self._expiry_at:
                 return

@@ -129,6 +129,8 @@ class CommandHook:
             )
         except OSError as e:
             log.warning("[notify] command %s could not start: %s", self._program, e.strerror)
+        except ValueError:  # an argument the OS cannot pass (a NUL); the config refuses those
+            log.warning("[notify] command %s could not start: invalid argument", self._program)
         else:
             if result.returncode != 0:
                 log.warning(
