@@ -282,3 +282,17 @@ def test_a_language_list_is_not_a_disposition() -> None:
     attached = (b"text", b"html", None, None, None, b"7bit", 20, 3, None, (b"attachment", None))
     assert [leaf.attachment for leaf in text_parts(([part], b"mixed"))] == [False]
     assert text_parts(([attached], b"mixed")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "encoded"),
+    [
+        ("ソ", "shift_jis", "%83\\"),  # the trail byte 0x5C is printable ASCII: kept
+        ("あい", "iso-2022-jp", "%1B$B$%22$$%1B(B"),  # one escape pair for the run
+        ("é中ñ", "windows-1252", "%E9%26%2320013%3B%F1"),
+    ],
+)
+def test_a_query_run_is_encoded_at_once_as_the_url_standard_does(
+    text: str, name: str, encoded: str
+) -> None:
+    assert encoding.encode_query_run(text, name) == encoded

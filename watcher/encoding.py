@@ -140,14 +140,50 @@ def _windows_1252_byte(char: str) -> int:
     raise ValueError(f"U+{code:04X} is not in windows-1252")
 
 
-def encode_query_char(char: str, name: str) -> str:
-    """One non-ASCII query character, percent-encoded in the document's encoding.
+_QUERY_SET = frozenset(b"\"#<>'")  # the special-query percent-encode set's ASCII part
 
-    A character the encoding cannot represent becomes ``&#N;``, percent-encoded,
-    as the URL Standard's "percent-encode after encoding" has it.
+
+def _percent(data: bytes) -> str:
+    """Bytes as the URL Standard writes them in a query: printable ASCII outside the
+    query percent-encode set stays as it is (a Shift_JIS trail byte 0x5C is ``\\``)."""
+    return "".join(
+        f"%{byte:02X}" if byte < 0x21 or byte > 0x7E or byte in _QUERY_SET else chr(byte)
+        for byte in data
+    )
+
+
+def encode_query_run(text: str, name: str) -> str:
+    """A run of non-ASCII query characters, encoded in the document's encoding at once.
+
+    Encoded as one run, as the URL Standard's "percent-encode after encoding"
+    does (a stateful encoding such as ISO-2022-JP switches once, not per
+    character). A character the encoding cannot represent becomes ``&#N;``,
+    percent-encoded (``%26%23N%3B``). Python's codecs stand in for the
+    Encoding Standard's encoders; for the multi-byte East Asian ones they may
+    differ in rare characters (the suite checks the single-byte ones and UTF-8
+    against Chromium).
     """
-    try:
-        data = _encode(char, query_encoding(name))
-    except (UnicodeError, LookupError, ValueError):
-        return f"%26%23{ord(char)}%3B"
-    return "".join(f"%{byte:02X}" for byte in data)
+    target = query_encoding(name)
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            out.append(_percent(_encode("".join(run), target)))
+            run.clear()
+
+    for char in text:
+        try:
+            _encode(char, target)
+        except (UnicodeError, LookupError, ValueError):
+            flush()
+            out.append(f"%26%23{ord(char)}%3B")
+            continue
+        run.append(char)
+    flush()
+    return "".join(out)
+
+
+def encode_query_char(char: str, name: str) -> str:
+    """One non-ASCII query character, percent-encoded in the document's encoding."""
+    return encode_query_run(char, name)

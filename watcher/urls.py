@@ -22,14 +22,17 @@ A relative ``href`` has nothing to resolve against in a mail, so it gives
 
 from __future__ import annotations
 
+import re
+
 import ada_url
 
-from watcher.encoding import UTF8, encode_query_char
+from watcher.encoding import UTF8, encode_query_run
 
 __all__ = ["resolve", "strip_controls"]
 
 _C0_OR_SPACE = "".join(chr(code) for code in range(0x21))
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def strip_controls(text: str) -> str:
@@ -44,10 +47,7 @@ def _encode_query(url: str, encoding: str) -> str:
     if start < 0 or (0 <= fragment < start) or url[start:].isascii():
         return url
     end = fragment if fragment > start else len(url)
-    query = "".join(
-        char if char.isascii() else encode_query_char(char, encoding)
-        for char in url[start + 1 : end]
-    )
+    query = _NON_ASCII.sub(lambda m: encode_query_run(m.group(), encoding), url[start + 1 : end])
     return f"{url[: start + 1]}{query}{url[end:]}"
 
 
