@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # imported where used: they need POSIX (pwd, grp, fcntl), and
     # platform tests run on Windows and macOS too (.github/workflows/ci.yml)
     from tests.browser import Browser
     from tests.servers.certs import Certs
+    from tests.servers.courier import Courier
+    from tests.servers.cyrus import Cyrus
     from tests.servers.dovecot import Dovecot
     from tests.servers.oauthserver import OAuthServer
 
@@ -182,6 +184,74 @@ def dovecot(dovecot_factory: Callable[..., Dovecot]) -> Dovecot:
 def dovecot_names(dovecot_factory: Callable[..., Dovecot]) -> Dovecot:
     """Running Dovecot without special-use: spam folders only recognisable by name."""
     return dovecot_factory(spam_layout="names")
+
+
+# --------------------------------------------------------------------------
+# Cyrus IMAP 3.6 and Courier IMAP 5.0, each in a cached Debian chroot built by
+# mmdebstrap (tests/servers/chroot.py; they conflict with dovecot-imapd).
+# --------------------------------------------------------------------------
+
+APT_PACKAGES.setdefault("mmdebstrap", "mmdebstrap")
+APT_PACKAGES.setdefault("chroot", "coreutils")
+
+
+def require_chroot_servers() -> None:
+    require_binaries("mmdebstrap", "chroot")
+    if os.geteuid() != 0:
+        missing_requirement(
+            "Cyrus and Courier run in chroots, which needs root; run the suite as root "
+            "(`sudo bash tests/run-all.sh`)"
+        )
+
+
+@pytest.fixture
+def cyrus(certs: Certs) -> Iterator[Cyrus]:
+    """Running Cyrus IMAP: users jperez and other (random passwords), INBOX and
+    INBOX.Spam (\\Junk), separator ".", ``port_ssl`` and ``port_starttls``.
+
+    Its chroot is built on first use (about a minute) and cached in
+    /var/tmp/secop-chroots (``SECOP_CHROOT_CACHE``); see tests/servers/README.md.
+    """
+    require_chroot_servers()
+    from tests.servers.cyrus import Cyrus, build
+
+    server = Cyrus(build(), random_users(), certs=certs)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def courier(certs: Certs) -> Iterator[Courier]:
+    """Running Courier IMAP: users jperez and other (random passwords), INBOX and
+    INBOX.Spam (no special-use), separator ".", ``port_ssl`` and ``port_starttls``.
+
+    IDLE is Debian's 60 s poll (``Courier(..., enhanced_idle=True)`` pushes at
+    once). One Courier per chroot at a time (a lock; its userdb is global).
+    """
+    require_chroot_servers()
+    from tests.servers.courier import Courier, build
+
+    server = Courier(build(), random_users(), certs=certs)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(params=["dovecot", "cyrus", "courier"])
+def imap_server(request: pytest.FixtureRequest) -> Any:
+    """Each real server in turn (Dovecot, Cyrus, Courier), started, same users.
+
+    All have ``host``, ``port_ssl``, ``port_starttls``, ``ca_file``,
+    ``password(user)``, ``append(...)`` and ``connect(user)``; the spam folder
+    is ``Spam`` ("/", \\Junk) on Dovecot, ``INBOX.Spam`` (".", \\Junk) on Cyrus
+    and ``INBOX.Spam`` (".", no special-use) on Courier.
+    """
+    return request.getfixturevalue(str(request.param))
 
 
 @pytest.fixture
