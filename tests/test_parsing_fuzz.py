@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tests import tally
 from tests.mailfactory import proofpoint_v3, reset_mail, reset_url, safelinks
-from watcher.links import check_link
+from watcher import i18n
+from watcher.links import check_link, unwrap
 from watcher.model import Kind, Verdict
 from watcher.parsing import parse_message
 
@@ -93,18 +94,38 @@ hrefs = st.lists(
 ).map("".join)
 
 
+# Every reason code the user can be shown (each has its words in watcher.i18n).
+KNOWN_REASONS = frozenset(
+    key.removeprefix("reason.") for key in i18n.MESSAGES if key.startswith("reason.")
+)
+
+
 def assert_safe(verdict: Verdict) -> None:
+    """What came out is one of the outcomes the parser promises, never a half-made one."""
     assert isinstance(verdict, Verdict)
-    assert isinstance(verdict.kind, Kind)
-    if verdict.kind is not Kind.RESET:
+    assert verdict.kind in (Kind.RESET, Kind.SUSPICIOUS, Kind.OTHER)
+    # The Date header only wins within 24 h of the server's INTERNALDATE.
+    assert verdict.received is not None
+    assert abs(verdict.received - WHEN) <= timedelta(hours=24)
+    assert set(verdict.reasons) <= KNOWN_REASONS
+    if verdict.kind is Kind.OTHER:  # not a reset mail: nothing to show, nothing to warn of
+        assert (verdict.url, verdict.username, verdict.reasons) == (None, None, ())
+        return
+    if verdict.kind is Kind.SUSPICIOUS:  # always says why
+        assert verdict.reasons
+        assert len(set(verdict.reasons)) == len(verdict.reasons)
+        if {"auth_failed", "dmarc_other_from", "auth_unreadable"} & set(verdict.reasons):
+            assert verdict.verified is False
         return
     assert verdict.url is not None
     assert verdict.reasons == ()
+    assert verdict.verified is not False  # a failed DMARC/DKIM check is never a reset
     assert check_link(verdict.url) == (verdict.url, [])
     parts = urlsplit(verdict.url)
     assert parts.scheme == "https"
     host = parts.hostname or ""
     assert host == "secop.gov.co" or host.endswith(".secop.gov.co")
+    assert parts.username is None and parts.password is None and parts.port is None
     assert verdict.sender == SENDER
 
 
@@ -136,14 +157,41 @@ def test_hostile_reset_links_never_pass(href: str, wrapper: str, html: bool) -> 
     verdict = parse_message(raw, sender=SENDER, internaldate=WHEN)
     tally.record("fuzz: hostile links tried")
     assert_safe(verdict)
-    assert verdict.kind is not Kind.OTHER
+    assert verdict.kind is not Kind.OTHER  # the phrase is there: a reset or a warning
+    assert verdict.username == "jperez"
+    if verdict.kind is Kind.RESET:  # only a link that passes every check by itself
+        assert check_link(unwrap(verdict.url)[0]) == (verdict.url, [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(hrefs, st.sampled_from(["plain", "safelinks", "proofpoint-v3"]))
+def test_every_hostile_link_is_answered_by_the_link_checks(href: str, wrapper: str) -> None:
+    """The inner functions themselves, where parse_message would swallow a crash."""
+    wrapped = {"plain": href, "safelinks": safelinks(href), "proofpoint-v3": proofpoint_v3(href)}
+    inner, undone = unwrap(wrapped[wrapper])
+    assert len(undone) <= 5
+    assert undone in ([], [wrapper]) or wrapper == "plain"
+    url, reasons = check_link(inner)
+    if url is None:
+        assert reasons
+        assert set(reasons) <= KNOWN_REASONS
+        return
+    assert reasons == []
+    parts = urlsplit(url)
+    assert parts.scheme == "https"
+    assert parts.hostname == "secop.gov.co" or (parts.hostname or "").endswith(".secop.gov.co")
+    assert check_link(url) == (url, [])
 
 
 def test_seeds_are_genuine_resets() -> None:
-    for raw in SEEDS:
+    users = ["jperez", "mnuñez", "jperez", "jperez", "jperez"]
+    for raw, user in zip(SEEDS, users, strict=True):
         verdict = parse_message(raw, sender=SENDER, internaldate=WHEN)
         assert verdict.kind is Kind.RESET
         assert_safe(verdict)
+        assert verdict.username == user
+        token = "a-b_c" if user == "mnuñez" else "x+y" if raw is SEEDS[4] else None
+        assert verdict.url == (reset_url(token) if token else reset_url())
 
 
 @pytest.mark.slow

@@ -178,7 +178,7 @@ def test_unflow_joins_soft_breaks_and_keeps_signature_and_quotes() -> None:
         "Haga clic aquí para cambiar la contraseña de usuario jperez\n-- \na b"
     )
     assert plaintext.unflow("https://a.secop.gov.co/x?t=ab \r\ncd\r\n", delsp=True) == (
-        "https://a.secop.gov.co/x?t=abcd"
+        "https://a.secop.gov.co/x?t=abcd\n"  # the last line break stays: it ends the link
     )
 
 
@@ -296,3 +296,39 @@ def test_a_query_run_is_encoded_at_once_as_the_url_standard_does(
     text: str, name: str, encoded: str
 ) -> None:
     assert encoding.encode_query_run(text, name) == encoded
+
+
+HEAD_FLOWED = (
+    "From: Registro SECOP II <registro@secop.gov.co>\r\nSubject: SECOP II\r\n"
+    "Date: Mon, 30 Nov 2026 12:00:00 +0000\r\nMessage-ID: <f@secop.gov.co>\r\nMIME-Version: 1.0\r\n"
+)
+
+
+def test_a_flowed_text_ending_with_its_link_is_not_cut() -> None:
+    body = f"Haga clic aquí para cambiar la contraseña de usuario jperez\r\n{URL}\r\n"
+    for params in ("", "; format=flowed", "; format=flowed; delsp=yes"):
+        raw = (
+            HEAD_FLOWED + f'Content-Type: text/plain; charset="utf-8"{params}\r\n'
+            "Content-Transfer-Encoding: 8bit\r\n\r\n" + body
+        ).encode()
+        verdict = parse_message(raw, internaldate=WHEN)
+        assert (verdict.kind, verdict.url, verdict.reasons) == (Kind.RESET, URL, ()), params
+
+
+@pytest.mark.parametrize("size", ["inherit", "1em", "150%", "0.8EM"])
+def test_a_relative_font_size_inside_a_zero_one_is_zero(size: str) -> None:
+    markup = f'<div style="font-size:0"><a style="font-size:{size}" href="https://a/">a</a></div>'
+    assert [a.hidden for a in htmlbody.read(markup).anchors] == [True]
+    text = f'<div style="font-size:0"><p style="font-size:{size}">oculto</p></div>'
+    assert htmlbody.read(text).visible_text().split() == []
+
+
+@pytest.mark.parametrize("size", ["13px", "1rem", "small", "12pt !important"])
+def test_an_absolute_font_size_inside_a_zero_one_shows(size: str) -> None:
+    markup = f'<div style="font-size:0"><a style="font-size:{size}" href="https://a/">a</a></div>'
+    assert [a.hidden for a in htmlbody.read(markup).anchors] == [False]
+
+
+def test_a_comment_inside_an_svg_style_is_no_css() -> None:
+    markup = '<svg><style>.h{display:<!--x-->none}</style></svg><p class="h"><a href="x">a</a></p>'
+    assert [a.hidden for a in htmlbody.read(markup).anchors] == [True]

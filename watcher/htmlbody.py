@@ -98,7 +98,10 @@ _CLIPPED = re.compile(rf"{_START}overflow\s*:\s*(?:hidden|clip)", re.IGNORECASE)
 # Inherited: the nearest element that sets them decides (MJML's wrappers set
 # ``font-size:0px`` and the text block sets it again).
 _VISIBILITY = re.compile(r"visibility\s*:\s*(hidden|collapse|visible)", re.IGNORECASE)
-_FONT_SIZE = re.compile(rf"{_START}font-size\s*:\s*([0-9.]+|[a-z-]+)", re.IGNORECASE)
+_FONT_SIZE = re.compile(rf"{_START}font-size\s*:\s*([^;]*)", re.IGNORECASE)
+_SIZE = re.compile(r"([0-9]*\.?[0-9]+)\s*([a-z%]*)")
+_RELATIVE_SIZES = frozenset({"inherit", "larger", "smaller", "unset", "revert"})
+_RELATIVE_UNITS = frozenset({"em", "ex", "ch", "%"})  # a multiple of the parent's size
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _AT_BLOCK = re.compile(r"@[^{;]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", re.DOTALL)
 _RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
@@ -148,14 +151,18 @@ def _gone_style(style: str) -> bool:
 
 
 def _font_visible(style: str) -> bool | None:
-    """The last ``font-size`` of a declaration block: False when it is zero."""
+    """The last ``font-size`` of a declaration block: False when it is zero, None when it
+    is relative to the parent's (``1em``, ``150%``, ``inherit``, ``larger``: zero stays zero)."""
     found = _FONT_SIZE.findall(style)
     if not found:
         return None
-    try:
-        return float(found[-1]) != 0
-    except ValueError:  # a keyword (small, inherit ...): text is shown
-        return True
+    value = found[-1].lower().replace("!important", "").strip()
+    size = _SIZE.fullmatch(value)
+    if size is None:  # a keyword: absolute ones (small, medium ...) show text
+        return None if value in _RELATIVE_SIZES else True
+    if float(size.group(1)) == 0:
+        return False
+    return None if size.group(2) in _RELATIVE_UNITS else True
 
 
 def _visibility(style: str) -> bool | None:
@@ -168,7 +175,11 @@ def hidden_by_rule(soup: BeautifulSoup) -> set[int]:
     """``id()`` of the elements a ``<style>`` rule (outside ``@media``) hides."""
     hidden: set[int] = set()
     for style in soup.find_all("style"):
-        text = "".join(str(c) for c in style.children if isinstance(c, NavigableString))
+        text = "".join(
+            str(c)
+            for c in style.children
+            if isinstance(c, NavigableString) and not isinstance(c, Comment)  # SVG <style>
+        )
         css = _AT_BLOCK.sub("", _CSS_COMMENT.sub("", text))
         for selectors, body in _RULE.findall(css):
             if not _style_hides(body):

@@ -66,7 +66,8 @@ def unflow(text: str, *, delsp: bool = False) -> str:
         out.append(line)
     if pending is not None:
         out.append(pending)
-    return "\n".join(out)
+    ending = "\n" if text.endswith(("\n", "\r")) else ""  # a link on the last line ends there
+    return "\n".join(out) + ending
 
 
 def _join_bracketed(text: str) -> str:
