@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
 import signal
@@ -39,7 +38,9 @@ from tests.servers.dovecot import (
     _descendants,
     _port_is_free,
     _reap,
+    append_uid,
     free_port,
+    logged_in,
 )
 
 CACHE_ENV = "SECOP_CHROOT_CACHE"
@@ -47,7 +48,6 @@ DEFAULT_CACHE = Path("/var/tmp/secop-chroots")
 MARKER = ".secop-chroot-complete"
 INSTANCES = "srv/secop"  # per-server-instance directories, inside the chroot
 BUILD_TIMEOUT = 1800.0
-_APPENDUID = re.compile(rb"\[APPENDUID \d+ (\d+)\]", re.IGNORECASE)
 
 
 class ChrootError(RuntimeError):
@@ -485,19 +485,10 @@ class ChrootServer:
         """A logged-in IMAPClient over implicit TLS (logged out afterwards)."""
         return self.connect_as(user, self.users[user], timeout=timeout)
 
-    @contextlib.contextmanager
     def connect_as(
         self, user: str, password: str, *, timeout: float = 30.0
-    ) -> Iterator[IMAPClient]:
-        client = self.client(timeout=timeout)
-        try:
-            client.login(user, password)
-            yield client
-        finally:
-            with contextlib.suppress(Exception):
-                client.logout()
-            with contextlib.suppress(Exception):
-                client.shutdown()
+    ) -> contextlib.AbstractContextManager[IMAPClient]:
+        return logged_in(self.client(timeout=timeout), user, password)
 
     def append(
         self,
@@ -510,13 +501,7 @@ class ChrootServer:
     ) -> int:
         """APPEND ``raw`` to ``folder``; return the new UID (from APPENDUID)."""
         with self.connect(user) as c:
-            resp = c.append(folder, raw, flags=tuple(flags), msg_time=date)
-        if isinstance(resp, str):
-            resp = resp.encode()
-        m = _APPENDUID.search(resp)
-        if not m:
-            raise ChrootError(f"no APPENDUID in APPEND response: {resp!r}")
-        return int(m.group(1))
+            return append_uid(c, folder, raw, flags=flags, date=date, error=ChrootError)
 
     def list_folders(self, user: str) -> list[tuple[tuple[bytes, ...], bytes, str]]:
         """LIST "" "*" as ``(flags, separator, decoded name)``."""

@@ -242,6 +242,41 @@ class _Relay:
         self._threads = []
 
 
+# --- shared by every test server (Dovecot here, Cyrus and Courier in tests/servers/chroot.py)
+
+
+@contextlib.contextmanager
+def logged_in(client: IMAPClient, user: str, password: str) -> Iterator[IMAPClient]:
+    """``client`` logged in as ``user``; logged out and shut down afterwards."""
+    try:
+        client.login(user, password)
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+        with contextlib.suppress(Exception):
+            client.shutdown()
+
+
+def append_uid(
+    client: IMAPClient,
+    folder: str,
+    raw: bytes,
+    *,
+    flags: Iterable[bytes | str] = (),
+    date: datetime | None = None,
+    error: type[Exception] = RuntimeError,
+) -> int:
+    """APPEND ``raw`` to ``folder``; the new UID (from APPENDUID), else ``error``."""
+    resp = client.append(folder, raw, flags=tuple(flags), msg_time=date)
+    if isinstance(resp, str):
+        resp = resp.encode()
+    m = _APPENDUID.search(resp)
+    if not m:
+        raise error(f"no APPENDUID in APPEND response: {resp!r}")
+    return int(m.group(1))
+
+
 class DovecotError(RuntimeError):
     pass
 
@@ -670,18 +705,11 @@ service lmtp {{
             )
         return IMAPClient(self.host, self.port_plain, ssl=False, timeout=timeout)
 
-    @contextlib.contextmanager
-    def connect(self, user: str, *, timeout: float = 30.0) -> Iterator[IMAPClient]:
+    def connect(
+        self, user: str, *, timeout: float = 30.0
+    ) -> contextlib.AbstractContextManager[IMAPClient]:
         """A logged-in IMAPClient (implicit TLS, or plain when ``no_tls``)."""
-        client = self.client(timeout=timeout)
-        try:
-            client.login(user, self.users[user])
-            yield client
-        finally:
-            with contextlib.suppress(Exception):
-                client.logout()
-            with contextlib.suppress(Exception):
-                client.shutdown()
+        return logged_in(self.client(timeout=timeout), user, self.users[user])
 
     def append(
         self,
@@ -694,13 +722,7 @@ service lmtp {{
     ) -> int:
         """APPEND ``raw`` to ``folder``; return the new UID (from APPENDUID)."""
         with self.connect(user) as c:
-            resp = c.append(folder, raw, flags=tuple(flags), msg_time=date)
-        if isinstance(resp, str):
-            resp = resp.encode()
-        m = _APPENDUID.search(resp)
-        if not m:
-            raise DovecotError(f"no APPENDUID in APPEND response: {resp!r}")
-        return int(m.group(1))
+            return append_uid(c, folder, raw, flags=flags, date=date, error=DovecotError)
 
     def create_folder(self, user: str, name: str) -> None:
         with self.connect(user) as c:
