@@ -65,7 +65,7 @@ def test_the_replacement_decoder_gives_one_replacement_character() -> None:
 @pytest.mark.parametrize("name", ["utf-16le", "utf-16be", "replacement"])
 def test_utf16_and_replacement_documents_encode_their_query_in_utf8(name: str) -> None:
     assert encoding.query_encoding(name) == "utf-8"
-    assert encoding.encode_query_char("é", name) == "%C3%A9"
+    assert encoding.encode_query_run("é", name) == "%C3%A9"
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_utf16_and_replacement_documents_encode_their_query_in_utf8(name: str) -
     ],
 )
 def test_windows_1252_query_characters(char: str, encoded: str) -> None:
-    assert encoding.encode_query_char(char, "windows-1252") == encoded
+    assert encoding.encode_query_run(char, "windows-1252") == encoded
 
 
 # --------------------------------------------------------------------------- for_reading

@@ -80,7 +80,7 @@ def test_for_reading_prefers_valid_utf8_but_links_do_not() -> None:
 def test_query_characters_encode_in_the_document_encoding(
     char: str, name: str, encoded: str
 ) -> None:
-    assert encoding.encode_query_char(char, name) == encoded
+    assert encoding.encode_query_run(char, name) == encoded
 
 
 # --------------------------------------------------------------------------- URL

@@ -26,7 +26,7 @@ __all__ = [
     "UTF8",
     "WINDOWS_1252",
     "decode",
-    "encode_query_char",
+    "encode_query_run",
     "for_reading",
     "lookup",
     "query_encoding",
@@ -182,8 +182,3 @@ def encode_query_run(text: str, name: str) -> str:
         run.append(char)
     flush()
     return "".join(out)
-
-
-def encode_query_char(char: str, name: str) -> str:
-    """One non-ASCII query character, percent-encoded in the document's encoding."""
-    return encode_query_run(char, name)
