@@ -254,6 +254,45 @@ def imap_server(request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue(str(request.param))
 
 
+@pytest.fixture(scope="module", params=["dovecot", "cyrus", "courier"])
+def shared_imap_server(
+    request: pytest.FixtureRequest, certs: Certs, dovecot_root: Path
+) -> Iterator[Any]:
+    """Like ``imap_server``, but one started instance per test module and server kind,
+    to share between tests that each :meth:`add_user` a random user of their own.
+
+    Same layouts as ``imap_server``; Courier with ``enhanced_idle=True`` (FAM/gamin:
+    IDLE pushes at once instead of Debian's 60 s poll). A test may ``restart()`` it;
+    whoever takes it next gets it started again.
+    """
+    kind = str(request.param)
+    server: Any
+    if kind == "dovecot":
+        require_dovecot()
+        from tests.servers.dovecot import Dovecot
+
+        base = Path(tempfile.mkdtemp(prefix="dc-", dir=dovecot_root))
+        server = Dovecot(base, random_users(), certs=certs)
+    else:
+        require_chroot_servers()
+        from tests.servers import courier, cyrus
+
+        if kind == "cyrus":
+            server = cyrus.Cyrus(cyrus.build(), random_users(), certs=certs)
+        else:
+            server = courier.Courier(
+                courier.build(), random_users(), certs=certs, enhanced_idle=True
+            )
+    try:
+        server.start()
+        yield server
+    finally:
+        if kind == "dovecot":
+            server.stop(graceful=False)
+        else:
+            server.cleanup()
+
+
 @pytest.fixture
 def oauth_server(certs: Certs, monkeypatch: pytest.MonkeyPatch) -> Iterator[OAuthServer]:
     """A started local OAuth2 server (:mod:`tests.servers.oauthserver`), stopped after.

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from watcher.announcer import Announcer
 from watcher.model import Link, Report, Status, Suspicious
-from watcher.service import Announcer
 from watcher.state import StateStore
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

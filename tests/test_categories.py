@@ -16,7 +16,8 @@ from tests.categories import Case, cases
 from tests.cliutil import check_json, write_config
 from watcher import config as config_mod
 from watcher.check import scan_new
-from watcher.imap import Folder, ImapSession
+from watcher.folders import Folder
+from watcher.mail import ImapSession
 from watcher.model import Kind, Verdict
 from watcher.parsing import parse_message
 

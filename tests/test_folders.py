@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from watcher.imap import Folder, choose_folders
+from watcher.folders import Folder, choose_folders
 
 
 def entry(name: str, *flags: bytes) -> tuple[tuple[bytes, ...], bytes, str]:

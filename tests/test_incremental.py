@@ -20,8 +20,9 @@ from tests.test_announcer import Recorder
 from watcher import config as config_mod
 from watcher.check import scan_new, scan_new_many
 from watcher.config import Config
+from watcher.folders import Folder
 from watcher.idle import FolderIdler
-from watcher.imap import Folder, ImapSession
+from watcher.mail import ImapSession
 from watcher.service import Service
 from watcher.state import Cursor, StateStore
 
@@ -119,7 +120,7 @@ def test_resume_from_suspend_reconnects_idle_and_checks(
         store=StateStore(tmp_path / "state.json"),
     )
     service.check_once()
-    idlers: dict[str, Any] = service._idlers
+    idlers: dict[str, Any] = service.idle.idlers
     assert set(idlers) == {"INBOX", "Spam"}
     for idler in idlers.values():
         assert idler.connected.wait(10)

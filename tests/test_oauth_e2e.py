@@ -202,7 +202,7 @@ def test_each_sasl_mechanism_logs_in_and_a_refusal_ends_cleanly(
     each mechanism answers differently: the exchange must end in NO, not hang. Dovecot
     refuses a mechanism it does not offer, so a login proves the right one was chosen."""
     from watcher.errors import AuthError
-    from watcher.imap import ImapSession
+    from watcher.mail import ImapSession
 
     server = dovecot_factory(
         oauth2_introspection_url=oauth_server.introspection_url, oauth2_mechanisms=mechanisms
@@ -486,7 +486,7 @@ def test_without_sasl_ir_the_token_follows_the_servers_go_ahead(
     SASL-IR out of the greeting (which is where Dovecot tells it)."""
     from tests.servers.faultproxy import FaultProxy
     from watcher.errors import AuthError
-    from watcher.imap import ImapSession
+    from watcher.mail import ImapSession
 
     server = dovecot_factory(
         oauth2_introspection_url=oauth_server.introspection_url, oauth2_mechanisms=mechanisms

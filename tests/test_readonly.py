@@ -11,7 +11,7 @@ from tests.cliutil import write_config
 from tests.servers.dovecot import Dovecot
 from watcher import config as config_mod
 from watcher.check import run_check
-from watcher.imap import ImapSession
+from watcher.mail import ImapSession
 
 WRITE_COMMANDS = {
     "SELECT",

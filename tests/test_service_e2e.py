@@ -18,9 +18,10 @@ from tests import cliutil
 from tests import mailfactory as mf
 from tests.cliutil import Background, run, write_config
 from tests.servers.dovecot import Dovecot
+from watcher.announcer import Announcer
 from watcher.config import Config, ImapConfig
 from watcher.model import Link, Report, Status, Suspicious
-from watcher.service import Announcer, Service
+from watcher.service import Service
 from watcher.state import StateStore
 
 

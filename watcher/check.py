@@ -13,18 +13,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from watcher import glance, parts
+from watcher import glance, opening, parts
 from watcher.choosing import choose
 from watcher.config import Config
-from watcher.imap import (
-    Envelope,
-    Folder,
-    FolderScan,
-    ImapSession,
-    choose_folders,
-    missing_folders,
-)
-from watcher.model import Found, Kind, Notice, Report, Verdict
+from watcher.folders import Folder, choose_folders, missing_folders
+from watcher.mail import Envelope, FolderScan, ImapSession
+from watcher.model import Found, Notice, Report
 from watcher.state import Cursor
 
 log = logging.getLogger(__name__)
@@ -151,53 +145,21 @@ def parse_folders(
     config: Config,
     notices: list[Notice],
 ) -> list[Found]:
-    """Header fields and structure were fetched; now only each message's text parts.
+    """Header fields and structure were fetched; now carry out :func:`watcher.opening.plan`.
 
-    The parts of every folder are fetched in one write. A message whose
-    structure has no text part (or is unreadable) is fetched whole, capped:
-    the parser then decides. Mail from the sender that arrived longer ago
-    than a link lives is only glanced at (:func:`_too_old`, :mod:`watcher.glance`).
+    The parts of every folder are fetched in one write; a message whose
+    structure has no text part (or is unreadable) is then fetched whole,
+    capped: the parser decides.
     """
-    found: list[Found] = []
-    wanted: dict[str, list[tuple[int, parts.Leaf]]] = {}
-    skipped: dict[str, set[int]] = {}
-    glances: dict[str, set[int]] = {}
-    to_glance = _newest_old(scanned, config, now)
     for folder, envelopes in scanned:
         log.info("%s: %d candidate message(s)", folder.name, len(envelopes))
-        siblings = [
-            _other_sender(folder, e, config) for e in envelopes if _sibling_sender(e, config)
-        ]
-        # An old mail with no text part to glance at is counted, never fetched whole.
-        glanced = {
-            e.uid
-            for e in envelopes
-            if (folder.name, e.uid) in to_glance and glance.leaves(e.structure)
-        }
-        unread = [
-            _old(folder, e) for e in envelopes if _too_old(e, config, now) and e.uid not in glanced
-        ]
-        skip = {f.uid for f in siblings + unread}
-        # Already here whole (after an IDLE push): parsed as it is, nothing more to fetch.
-        complete = [
-            _parsed(folder, e.uid, e.raw, e.internaldate, config)
-            for e in envelopes
-            if e.raw is not None and e.uid not in skip
-        ]
-        found += siblings + unread + complete
-        skip = skipped[folder.name] = skip | {f.uid for f in complete}
-        wanted[folder.name] = [
-            (e.uid, leaf)
-            for e in envelopes
-            if e.uid not in skip
-            for leaf in (
-                glance.leaves(e.structure) if e.uid in glanced else parts.text_parts(e.structure)
-            )
-        ]
-        glances[folder.name] = glanced
-    fetched = session.fetch_parts_in(wanted)
+    the_plan = opening.plan(scanned, config, now)
+    found = list(the_plan.decided)
+    found += [_parsed(f, e.uid, e.raw or b"", e.internaldate, config) for f, e in the_plan.complete]
+    fetched = session.fetch_parts_in(the_plan.parts)
     for folder, envelopes in scanned:
         got = fetched.get(folder.name, {})
+        glanced = the_plan.glanced.get(folder.name, set())
         for envelope in envelopes:
             got_parts = got.get(envelope.uid)
             if not got_parts:
@@ -205,12 +167,12 @@ def parse_folders(
             raw = parts.assemble(envelope.headers, [(p.mime, p.body) for p in got_parts])
             item = _parsed(folder, envelope.uid, raw, envelope.internaldate, config)
             cut = any(p.truncated for p in got_parts)
-            if envelope.uid in glances[folder.name]:
+            if envelope.uid in glanced:
                 item = glance.judged(item, raw, cut, envelope.internaldate)
             elif cut:
                 notices.append(Notice("truncated", folder.name))
             found.append(item)
-        whole = [e.uid for e in envelopes if e.uid not in got and e.uid not in skipped[folder.name]]
+        whole = opening.whole_after(the_plan, folder, envelopes, got)
         found += _whole(session, folder, whole, config, notices)
     return found
 
@@ -228,60 +190,6 @@ def _whole(
             notices.append(Notice("truncated", folder.name))
         found.append(_parsed(folder, message.uid, message.data, message.internaldate, config))
     return found
-
-
-def _sibling_sender(envelope: Envelope, config: Config) -> bool:
-    """Another address of the sender's own domain (SECOP's process notices): not opened.
-
-    They are the bulk of SECOP's mail and cannot be the reset mail, which comes
-    from the one configured address; a forged reset mail uses that address
-    (or a look-alike domain), and those are always opened and checked.
-    """
-    address = envelope.sender
-    if address is None or address == config.watch.sender:
-        return False
-    domain = config.watch.sender.rpartition("@")[2]
-    host = address.rpartition("@")[2]
-    return host == domain or host.endswith("." + domain)
-
-
-def _too_old(envelope: Envelope, config: Config, now: datetime) -> bool:
-    """From the sender and older than a link lives (plus an hour for clocks): not opened.
-
-    Whatever link it holds has expired, and a newer mail cannot be older, so
-    leaving it closed never changes which link is current. It saves most of
-    a check's bytes in a mailbox with weeks of SECOP mail. Any other sender
-    claiming to be SECOP is still opened, however old: it may be a forgery
-    to report.
-    """
-    if envelope.internaldate is None or envelope.sender != config.watch.sender:
-        return False
-    limit = timedelta(hours=config.watch.max_link_age_hours) + OPEN_MARGIN
-    return now - envelope.internaldate > limit
-
-
-OPEN_MARGIN = timedelta(hours=1)
-
-
-def _newest_old(
-    scanned: Sequence[tuple[Folder, list[Envelope]]], config: Config, now: datetime
-) -> set[tuple[str, int]]:
-    """``(folder, uid)`` of the old mails a check glances at (:func:`watcher.glance.newest`)."""
-    return glance.newest(
-        (e.internaldate, folder.name, e.uid)
-        for folder, envelopes in scanned
-        for e in envelopes
-        if e.raw is None and _too_old(e, config, now)
-    )
-
-
-def _old(folder: Folder, envelope: Envelope) -> Found:
-    return Found(Verdict(Kind.OLD, received=envelope.internaldate), folder.name, envelope.uid)
-
-
-def _other_sender(folder: Folder, envelope: Envelope, config: Config) -> Found:
-    verdict = Verdict(Kind.OTHER, sender=envelope.sender)
-    return Found(verdict, folder.name, envelope.uid)
 
 
 def _parsed(

@@ -45,6 +45,9 @@ class ImapConfig:
     folders: tuple[str, ...] = ()
     password_command: Argv | None = None  # watcher.commandline: an array or a string
     timeout_seconds: float = 30.0
+    # Several commands in one write (RFC 3501 §5.5); false: each waits for the previous
+    # answer (mutt's imap_pipeline_depth = 0), for a server or proxy that loses them.
+    pipelining: bool = True
     auth: str = PASSWORD  # or OAUTH2_MICROSOFT / OAUTH2_GOOGLE (watcher.oauth)
     oauth_client_id: str | None = None  # Microsoft: None = watcher.oauth.microsoft's default
     oauth_tenant: str = "common"
@@ -211,6 +214,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "folders": _folders,
         "password_command": _command,
         "timeout_seconds": _positive_number,
+        "pipelining": _bool,
         "auth": _auth,
         "oauth_client_id": _str,
         "oauth_tenant": _tenant,

@@ -19,7 +19,7 @@ from watcher.config import Config
 from watcher.errors import AuthError
 
 if TYPE_CHECKING:
-    from watcher.imap import ImapSession
+    from watcher.mail import ImapSession
     from watcher.oauth import TokenSource
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Connector:
             self.tokens = TokenSource(self.imap, provider, account=self.account, clock=clock)
 
     def __call__(self) -> ImapSession:
-        from watcher.imap import ImapSession
+        from watcher.mail import ImapSession
 
         if self.tokens is None:
             return ImapSession.open(self.imap, self._get_password())
@@ -66,6 +66,10 @@ class Connector:
             raise AuthError(
                 "error.oauth_refused", host=self.imap.host, username=self.imap.username
             ) from e
+
+    def password(self) -> str:
+        """The password this connector signs in with (``doctor`` checks it can be had)."""
+        return self._get_password()
 
     def _get_password(self) -> str:
         if self._password is not None:

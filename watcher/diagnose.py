@@ -21,19 +21,20 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from watcher import credentials, i18n, paths, render
-from watcher import imap as imap_mod
 from watcher.commands import Outcome, load_config
 from watcher.config import Config
+from watcher.connect import Connector
 from watcher.errors import UserError
 from watcher.exitcodes import ExitCode
-from watcher.imap import ImapSession, choose_folders, translate_errors
+from watcher.folders import choose_folders
+from watcher.mail import ImapSession, translate_errors
+from watcher.mail import login as mail_login
 from watcher.state import StateStore, state_file
 
 if TYPE_CHECKING:
     from watcher.notify.platforms import Probe
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
-Login = Callable[[Any], object]  # logs an IMAPClient in (password or access token)
 
 
 @dataclass
@@ -113,30 +114,44 @@ def _config(args: argparse.Namespace, report: DoctorReport, lang: str) -> Config
 
 
 def _mailbox_checks(config: Config, report: DoctorReport, lang: str) -> None:
-    login = _password(config, report, lang)
+    """DNS, TCP and TLS first (to say where it breaks), then the sign-in, LIST and the
+    capabilities through the very code ``check-now``, ``wait`` and ``run`` use: the
+    :class:`~watcher.connect.Connector` and :class:`~watcher.mail.ImapSession`."""
+    connector = Connector(config, clock=lambda: datetime.now(UTC), keep_password=True)
+    credentials_ok = _credentials(connector, config, report, lang)
     addresses = _dns(config, report, lang)
     if not addresses or not _tcp(config, addresses, report, lang):
         _skip(report, "tls", "login", "folders", "idle")
         return
-    client = _tls(config, report, lang)
-    if client is None:
+    if not _tls(config, report, lang):
         _skip(report, "login", "folders", "idle")
         return
-    session = ImapSession(client, config.imap)
+    if not credentials_ok:
+        _skip(report, "login", "folders", "idle")
+        return
     try:
-        if login is None or not _login(session, login, report, lang):
-            _skip(report, "folders", "idle")
-            return
+        session = connector()
+    except UserError as e:
+        report.add("login", FAIL, config.imap.username, i18n.error_text(e, lang))
+        _skip(report, "folders", "idle")
+        return
+    with session:
+        report.add("login", OK, config.imap.username)
         _folders(session, report, lang)
         _idle(session, report, lang)
-    finally:
-        session.close()
 
 
-def _password(config: Config, report: DoctorReport, lang: str) -> Login | None:
-    """How to log in (None when the password or the token cannot be had)."""
+def _credentials(connector: Connector, config: Config, report: DoctorReport, lang: str) -> bool:
+    """The password (or the OAuth2 token) can be had; the Connector keeps it for the login."""
     if config.imap.oauth:
-        return _token(config, report, lang)
+        assert connector.tokens is not None  # noqa: S101 - an OAuth2 config always has them
+        try:
+            connector.tokens.access_token()
+        except UserError as e:
+            report.add("sign_in", FAIL, config.imap.auth, i18n.error_text(e, lang))
+            return False
+        report.add("sign_in", OK, i18n.t("doctor.token", lang, auth=config.imap.auth))
+        return True
     if os.environ.get(credentials.ENV_PASSWORD):
         source = credentials.ENV_PASSWORD
     elif config.imap.password_command:
@@ -144,27 +159,12 @@ def _password(config: Config, report: DoctorReport, lang: str) -> Login | None:
     else:
         source = "keyring"
     try:
-        password = credentials.get_password(config.imap)
+        connector.password()
     except UserError as e:
         report.add("password", FAIL, source, i18n.error_text(e, lang))
-        return None
+        return False
     report.add("password", OK, i18n.t("doctor.password_from", lang, source=source))
-    return lambda client: client.login(config.imap.username, password)
-
-
-def _token(config: Config, report: DoctorReport, lang: str) -> Login | None:
-    """OAuth2: the saved sign-in must still give an access token."""
-    from watcher.oauth import TokenSource, provider_for
-
-    imap = config.imap
-    tokens = TokenSource(imap, provider_for(imap, config.account), clock=lambda: datetime.now(UTC))
-    try:
-        token = tokens.refreshed()
-    except UserError as e:
-        report.add("sign_in", FAIL, imap.auth, i18n.error_text(e, lang))
-        return None
-    report.add("sign_in", OK, i18n.t("doctor.token", lang, auth=imap.auth))
-    return lambda client: imap_mod._authenticate(client, imap, token)
+    return True
 
 
 def _dns(config: Config, report: DoctorReport, lang: str) -> list[str]:
@@ -204,16 +204,20 @@ def _tcp_fix(config: Config, error: OSError, lang: str) -> str:
     return i18n.t("error.connection", lang, reason=error.strerror or str(error), **where)
 
 
-def _tls(config: Config, report: DoctorReport, lang: str) -> Any | None:
+def _tls(config: Config, report: DoctorReport, lang: str) -> bool:
+    """The certificate, on a connection of its own (closed at once, before any login)."""
     try:
         with translate_errors(config.imap):
-            client = imap_mod._connect(config.imap)
+            client = mail_login.connect(config.imap)
     except UserError as e:
         report.add("tls", FAIL, config.imap.security, i18n.error_text(e, lang))
-        return None
-    cert = client.socket().getpeercert() or {}
+        return False
+    try:
+        cert = client.socket().getpeercert() or {}
+    finally:
+        mail_login.drop(client)
     report.add("tls", OK, _describe_cert(cert, config, lang))
-    return client
+    return True
 
 
 def _describe_cert(cert: dict[str, Any], config: Config, lang: str) -> str:
@@ -233,17 +237,6 @@ def _describe_cert(cert: dict[str, Any], config: Config, lang: str) -> str:
         issuer=issuer.get("commonName", issuer.get("organizationName", "?")),
         expires=when,
     )
-
-
-def _login(session: ImapSession, login: Login, report: DoctorReport, lang: str) -> bool:
-    try:
-        with translate_errors(session.config):
-            login(session.client)
-    except UserError as e:
-        report.add("login", FAIL, session.config.username, i18n.error_text(e, lang))
-        return False
-    report.add("login", OK, session.config.username)
-    return True
 
 
 def _folders(session: ImapSession, report: DoctorReport, lang: str) -> None:

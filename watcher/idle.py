@@ -3,10 +3,14 @@
 IDLE watches one folder per connection, so INBOX and spam each get one; an
 arrival in spam is seen as fast as one in the inbox. Each connection re-issues
 IDLE at most every :data:`RENEW_SECONDS` (providers and NAT boxes drop idle
-connections long before RFC 2177's 29 minutes), checks its health with NOOP,
-and on any failure reconnects with exponential backoff and jitter. After a
-reconnect it asks for a full check, so mail that arrived in the gap is not
-missed. It blocks in ``poll()`` on the socket: no busy loop.
+connections long before RFC 2177's 29 minutes), and sooner when the server has
+been silent for a while (the liveness check of
+:meth:`~watcher.mail.session.ImapSession.idle_wait`: a connection that died
+without a word is noticed within about 95 s). On any failure it reconnects with
+exponential backoff and jitter; ``on_lost`` hears of it (the service then also
+drops its other kept connection). After a reconnect it asks for a full check,
+so mail that arrived in the gap is not missed. It blocks in ``poll()`` on the
+socket: no busy loop.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import threading
 from collections.abc import Callable
 
 from watcher.errors import AuthError, CredentialsError, UserError
-from watcher.imap import ImapSession
+from watcher.mail import ImapSession
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class FolderIdler(threading.Thread):
         on_auth_error: Callable[[UserError], None],
         renew_seconds: float = RENEW_SECONDS,
         log: logging.Logger | logging.LoggerAdapter = log,  # type: ignore[type-arg]
+        on_lost: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(name=f"idle:{folder}", daemon=True)
         self.folder = folder
@@ -72,6 +77,7 @@ class FolderIdler(threading.Thread):
         self._on_change = on_change
         self._on_auth_error = on_auth_error
         self._renew = renew_seconds
+        self._on_lost = on_lost
         self._stop_event = threading.Event()
         self._session: ImapSession | None = None
         self._lock = threading.Lock()
@@ -99,18 +105,13 @@ class FolderIdler(threading.Thread):
             except UserError as e:
                 if self._stop_event.is_set():
                     return
+                if self._on_lost is not None:
+                    self._on_lost(self.folder)
                 delay = self.backoff.next()
                 self._log.warning(
                     "%s: connection lost (%s); retrying in %.0f s", self.folder, e.key, delay
                 )
                 self._stop_event.wait(delay)
-
-    def _retry_later(self, why: str) -> None:
-        if self._stop_event.is_set():
-            return
-        delay = self.backoff.next()
-        self._log.warning("%s: connection lost (%s); retrying in %.0f s", self.folder, why, delay)
-        self._stop_event.wait(delay)
 
     def _serve(self) -> None:
         session = self._open()

@@ -10,10 +10,16 @@ points them at the log (:func:`windowless_streams`).
 
 Reset links carry one-time tokens. Every record passes through
 :class:`RedactLinks`, which keeps only ``scheme://host/…`` of any URL unless
-``--show-links`` was given. imapclient's protocol log (which would contain
-whole messages) is kept at WARNING whatever the verbosity, and so are the
-OAuth2 libraries (:data:`QUIET`), whose DEBUG and INFO lines carry tokens,
-authorization codes and the client secret.
+``--show-links`` was given. The OAuth2 libraries (:data:`QUIET`), whose
+DEBUG and INFO lines carry tokens, authorization codes and the client
+secret, are kept at WARNING whatever the verbosity.
+
+``-vvv`` adds the IMAP protocol trace (:data:`PROTOCOL`, imapclient's
+imaplib log): every command and answer line, to stderr and the log file, so
+a help desk can see where a session stopped. Message bodies are literals and
+never logged (only their size); LOGIN's and AUTHENTICATE's arguments are
+replaced (:class:`RedactProtocol`, on top of imapclient's own redaction), and
+links are cut even with ``--show-links``.
 """
 
 from __future__ import annotations
@@ -66,6 +72,29 @@ class ShortFormatter(logging.Formatter):
         return super().format(plain)
 
 
+PROTOCOL = "imapclient.imaplib"  # imapclient's adapter around imaplib's own debug lines
+TRACE_VERBOSITY = 3
+
+
+class RedactProtocol(logging.Filter):
+    """Only the lines sent and received, with no secret: LOGIN/AUTHENTICATE arguments
+    and links cut. imaplib's other debug lines are dropped: ``untagged_responses …``
+    would quote literals, i.e. whole message headers and bodies."""
+
+    SECRET = re.compile(r"\b(LOGIN|AUTHENTICATE)\b.*", re.IGNORECASE | re.DOTALL)
+    KEPT = ("> ", "< ", "read literal size", "write literal size")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if not text.startswith(self.KEPT):
+            return False
+        if text.startswith(">"):  # what we sent: the arguments may be the password or a token
+            text = self.SECRET.sub(lambda m: m.group(1) + " **REDACTED**", text)
+        record.msg = redact(text)
+        record.args = None
+        return True
+
+
 def configure(verbosity: int, *, show_links: bool = False, to_file: bool = True) -> Path | None:
     """Set up handlers; return the log file path (or None when it cannot be opened)."""
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
@@ -86,7 +115,16 @@ def configure(verbosity: int, *, show_links: bool = False, to_file: bool = True)
     # APScheduler says "Running job …" / "… executed successfully" at INFO for every
     # poll tick: two lines a minute in the service's log, all day, telling nothing.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    return _add_file_handler(root, redactor) if to_file else None
+    trace = verbosity >= TRACE_VERBOSITY
+    protocol = logging.getLogger(PROTOCOL)
+    for old in [f for f in protocol.filters if isinstance(f, RedactProtocol)]:
+        protocol.removeFilter(old)
+    protocol.setLevel(logging.DEBUG if trace else logging.WARNING)
+    if trace:
+        protocol.addFilter(RedactProtocol())
+    if not to_file:
+        return None
+    return _add_file_handler(root, redactor, logging.DEBUG if trace else logging.INFO)
 
 
 # requests-oauthlib logs token requests and answers at DEBUG; google-auth-oauthlib's
@@ -103,7 +141,7 @@ QUIET = (
 )
 
 
-def _add_file_handler(root: logging.Logger, redactor: logging.Filter) -> Path | None:
+def _add_file_handler(root: logging.Logger, redactor: logging.Filter, level: int) -> Path | None:
     try:
         folder = paths.ensure_private_dir(paths.log_dir())
         path = folder / _log_file
@@ -116,7 +154,7 @@ def _add_file_handler(root: logging.Logger, redactor: logging.Filter) -> Path | 
         return None
     if os.name == "posix":
         path.chmod(0o600)
-    handler.setLevel(logging.INFO)
+    handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redactor)
     root.addHandler(handler)

@@ -1,8 +1,11 @@
 """Waiting for the reset mail that is on its way (the engine of ``secop-watcher wait``).
 
-It remembers where each folder ended when it started (UIDNEXT), listens with
-IDLE on inbox and spam (polling every few seconds where the server has no
-IDLE) and returns the first genuine reset link that arrived after that.
+It remembers where each folder ended when it started (UIDNEXT, or STATUS where
+the server's EXAMINE lacks it), listens with IDLE on inbox and spam (polling
+every few seconds where the server has no IDLE) and returns the first genuine
+reset link that arrived after that. It shares the service's engine
+(:mod:`watcher.engine`), so it reconnects the same way after a drop or a
+server restart.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from watcher import i18n, render
 from watcher.check import scan_new_many
 from watcher.choosing import choose
 from watcher.config import Config
-from watcher.errors import UserError
-from watcher.idle import FolderIdler
-from watcher.imap import Folder, ImapSession, choose_folders
+from watcher.engine import IdleGroup, KeptSession, PushLook
+from watcher.errors import AuthError, CredentialsError, UserError
+from watcher.folders import Folder
+from watcher.idle import Backoff
+from watcher.mail import ImapSession
 from watcher.model import Found, Link
 from watcher.render import local, suspicious_line
 from watcher.state import Cursor
@@ -50,6 +55,13 @@ def _(data: WaitResult, *, as_json: bool, lang: str, config: Config | None) -> s
 
 
 class Waiter:
+    """One account's wait: the service's engine (:mod:`watcher.engine`) for one link.
+
+    A dropped connection or a server restart (graceful with BYE, or abrupt) is
+    retried with backoff until the timeout ends; only a refused sign-in, or a
+    server still unreachable when the time is up, ends the wait with an error.
+    """
+
     def __init__(
         self,
         config: Config,
@@ -66,30 +78,42 @@ class Waiter:
         self._warned: set[str] = set()
         # The main thread and the IDLE threads both look at mail: one at a time.
         self._lock = threading.Lock()
-        self._folders: list[Folder] = []
+        self._kept = KeptSession(open_session, config.imap.folders)
         self._cursors: dict[str, Cursor | None] = {}
         self._found: Link | None = None  # seen by an IDLE thread
         self._cancelled = False  # another account's waiter found the link
+        self.reconnects = 0  # for tests and the log
 
     def wait(self, timeout: float) -> WaitResult:
         started = datetime.now(UTC)
         deadline = time.monotonic() + timeout
-        session = self._open()
-        idlers: list[FolderIdler] = []
+        push = PushLook(lambda: self._kept.folders, self._look_pushed, self._look_here)
+        idle = IdleGroup(self._open, push, self._idle_failed, on_lost=self._idle_lost)
+        retry = Backoff(first=1.0, cap=POLL_WITH_IDLE)
         try:
-            folders, cursors = self._start(session)
-            self._folders, self._cursors = folders, cursors
-            idle = session.supports_idle()
-            if idle:
-                idlers = [self._idler(f.name) for f in folders]
-            self._progress(folders, deadline, idle)
+            self._cursors = self._start(self._kept.get())
+            folders = self._kept.folders
+            if self._kept.idle_supported:
+                idle.ensure(folders)
+            self._progress(folders, deadline, self._kept.idle_supported)
             while True:
-                with self._lock:  # cancelled: another account has the link, no need to look
-                    link = self._found or (
-                        None if self._cancelled else self._look(session, folders, cursors)
-                    )
+                failure: UserError | None = None
+                link = None
+                try:
+                    with self._lock:  # cancelled: another account has the link, no need to look
+                        link = self._found or (None if self._cancelled else self._look_kept())
+                    retry.reset()
+                except (AuthError, CredentialsError):
+                    raise
+                except UserError as e:
+                    failure = e
+                    self._kept.drop()
+                    self.reconnects += 1
+                    log.info("the connection failed (%s); reconnecting", e.key)
                 remaining = deadline - time.monotonic()
                 if link is not None or remaining <= 0 or self._cancelled:
+                    if link is None and failure is not None and not self._cancelled:
+                        raise failure  # the time is up and the server is still unreachable
                     return WaitResult(
                         link,
                         [f.name for f in folders],
@@ -97,71 +121,58 @@ class Waiter:
                         (datetime.now(UTC) - started).total_seconds(),
                         account=self.config.account,
                     )
-                poll = POLL_WITH_IDLE if idle else POLL_WITHOUT_IDLE
-                self._arrived.wait(min(poll, remaining))
+                poll = POLL_WITH_IDLE if self._kept.idle_supported else POLL_WITHOUT_IDLE
+                pause = retry.next() if failure is not None else poll
+                self._arrived.wait(min(pause, remaining))
                 self._arrived.clear()
         finally:
-            for idler in idlers:
-                idler.stop()
-            session.close()
+            idle.stop(close=True)
+            self._kept.drop()
 
-    def _start(self, session: ImapSession) -> tuple[list[Folder], dict[str, Cursor | None]]:
-        folders = choose_folders(session.listing(), self.config.imap.folders)
+    def _start(self, session: ImapSession) -> dict[str, Cursor | None]:
+        """Where each folder ends now: only mail after that counts (UIDNEXT)."""
         cursors: dict[str, Cursor | None] = {}
-        for folder in folders:
+        for folder in self._kept.folders:
             info = session.examine(folder.name)
             uidnext = int(info.get(b"UIDNEXT", 0) or 0)
             validity = int(info.get(b"UIDVALIDITY", 0) or 0)
             # With --since, older mail counts too: scan everything once.
             cursors[folder.name] = None if self.since else Cursor(validity, max(0, uidnext - 1))
-        return folders, cursors
+        return cursors
 
     def cancel(self) -> None:
         """From another thread: stop waiting now (another account got the link)."""
         self._cancelled = True
         self._arrived.set()
 
-    def _idler(self, folder: str) -> FolderIdler:
-        idler = FolderIdler(folder, self._open, self._on_push, self._idle_failed)
-        idler.start()
-        return idler
+    def _look_kept(self) -> Link | None:
+        return self._look(self._kept.get(), self._kept.folders)
 
-    def _on_push(self, name: str, session: ImapSession | None) -> None:
-        """Look at new mail on the IDLE connection that saw it (no second EXAMINE: see
-        ``Service._on_push``); the main thread looks when that is not possible."""
-        folder = next((f for f in self._folders if f.name == name), None)
-        if session is None or folder is None:
-            self._arrived.set()
-            return
-        try:
-            with self._lock:
-                link = self._look(session, [folder], self._cursors, examine=False)
-                log.info("%s: new mail looked at on its IDLE connection", name)
-                self._found = _newer(self._found, link)
-        except UserError:
-            self._arrived.set()  # the main thread looks on its own connection
-            raise  # the idler reconnects
-        except Exception:  # a bug: logged; the main thread's look meets it too and reports it
-            log.exception("internal error while looking at a push from %s", name)
-            self._arrived.set()
-            return
+    def _look_here(self, _folder: str, _why: str) -> None:
+        self._arrived.set()  # the main thread looks on its own connection
+
+    def _look_pushed(self, session: ImapSession, folder: Folder) -> None:
+        with self._lock:
+            link = self._look(session, [folder], examine=False)
+            self._found = _newer(self._found, link)
         if link is not None:
             self._arrived.set()
 
     def _idle_failed(self, _error: UserError) -> None:
         self._arrived.set()  # the next look raises the same error, with its message
 
+    def _idle_lost(self, _folder: str) -> None:
+        self._kept.mark_stale()  # the same network path: the next look reconnects
+        self._arrived.set()
+
     def _look(
-        self,
-        session: ImapSession,
-        folders: list[Folder],
-        cursors: dict[str, Cursor | None],
-        *,
-        examine: bool = True,
+        self, session: ImapSession, folders: list[Folder], *, examine: bool = True
     ) -> Link | None:
         now = datetime.now(UTC)
-        new, moved, _ = scan_new_many(session, folders, cursors, self.config, now, examine=examine)
-        cursors.update(moved)
+        new, moved, _ = scan_new_many(
+            session, folders, self._cursors, self.config, now, examine=examine
+        )
+        self._cursors.update(moved)
         found = [f for f in new if self._in_window(f)]
         report = choose(
             found, now=now, max_age=timedelta(hours=self.config.watch.max_link_age_hours)

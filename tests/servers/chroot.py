@@ -33,14 +33,17 @@ from imapclient import IMAPClient
 
 from tests.servers.certs import Certs
 from tests.servers.dovecot import (
+    Snapshot,
     _alive,
     _become_subreaper,
     _descendants,
     _port_is_free,
     _reap,
     append_uid,
+    folder_status,
     free_port,
     logged_in,
+    read_snapshot,
 )
 
 CACHE_ENV = "SECOP_CHROOT_CACHE"
@@ -348,6 +351,8 @@ class ChrootServer:
         self.port_ssl = free_port(self.host)
         self.port_starttls = free_port(self.host)
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._sessions: set[int] = set()  # every session started, across restarts
+        self._seen_strays: set[int] = set()  # a zombie's /proc/<pid>/root is unreadable
 
     # ---------------------------------------------------------------- lifecycle
     def _launch(self) -> None:
@@ -392,6 +397,7 @@ class ChrootServer:
         try:
             self._prepare()
             self._launch()
+            self._sessions |= {p.pid for p in self._procs}
             deadline = time.monotonic() + self.start_timeout
             while not (
                 self._greets(self.port_ssl, tls=True) and self._greets(self.port_starttls, False)
@@ -414,7 +420,34 @@ class ChrootServer:
         pids = {p.pid for p in self._procs}
         for pid in list(pids):
             pids |= _descendants(pid)
-        return pids
+        return pids | self._strays()
+
+    def _strays(self) -> set[int]:
+        """Orphans re-parented to this process (a child subreaper): in one of the
+        sessions this server started (Courier's ``imapd`` once its ``couriertls`` is
+        gone: zombies until reaped), or running inside the chroot (gamin's
+        ``gam_server``, daemonized into a session of its own, which would live on
+        for about 30 s after the server). Never the test's other children."""
+        me, root = os.getpid(), self.chroot.root.resolve()
+        found: set[int] = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) != me:  # ppid
+                continue
+            pid = int(entry.name)
+            if int(fields[3]) in self._sessions or pid in self._seen_strays:  # session id
+                found.add(pid)
+                continue
+            with contextlib.suppress(OSError):
+                if (entry / "root").readlink() == root:
+                    found.add(pid)
+        self._seen_strays = found  # still our children: their pids cannot be reused
+        return found
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL, every process started; reap them; wait for the ports."""
@@ -451,6 +484,35 @@ class ChrootServer:
             _port_is_free(self.host, p) for p in (self.port_ssl, self.port_starttls)
         ):
             time.sleep(0.02)
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL every process at once (a crash, the OOM killer, a power cut): no
+        process gets to say BYE or clean up (stale pid files and sockets stay); then
+        reap them and wait for the ports like :meth:`stop`."""
+        groups = {p.pid for p in self._procs}
+        for pid in self._tracked():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+        self.stop(timeout)
+
+    def restart(self, graceful: bool = True) -> None:
+        """Stop (``graceful``: SIGTERM, like ``systemctl stop``; else SIGKILL, see
+        :meth:`kill`) and start again on the same ports, with the same users and mail."""
+        ports = (self.port_ssl, self.port_starttls)
+        if graceful:
+            self.stop()
+        else:
+            self.kill()
+        self.start()
+        if (self.port_ssl, self.port_starttls) != ports:  # pragma: no cover - a bug here
+            raise ChrootError(f"{self.product} came back on other ports")
+
+    def add_user(self, user: str, password: str) -> None:
+        """A new user with the same folders as the others, on the running server."""
+        raise NotImplementedError
 
     def cleanup(self) -> None:
         """Stop and remove the instance directory (mail, config) from the chroot."""
@@ -507,3 +569,16 @@ class ChrootServer:
         """LIST "" "*" as ``(flags, separator, decoded name)``."""
         with self.connect(user) as c:
             return [(tuple(flags), sep, name) for flags, sep, name in c.list_folders()]
+
+    def snapshot(self, user: str) -> Snapshot:
+        """Every selectable folder → sorted ``(uid, sorted flags, sha256 of message)``,
+        like :meth:`tests.servers.dovecot.Dovecot.snapshot` (EXAMINE, BODY.PEEK[] only;
+        ``\\Recent`` left out), on a fresh connection."""
+        with self.connect(user) as c:
+            return read_snapshot(c)
+
+    def folder_status(self, user: str) -> dict[str, dict[str, int]]:
+        """Folder → ``EXISTS``, ``UIDVALIDITY``, ``UIDNEXT`` (and ``HIGHESTMODSEQ`` with
+        CONDSTORE), see :func:`tests.servers.dovecot.folder_status`."""
+        with self.connect(user) as c:
+            return folder_status(c)

@@ -95,15 +95,24 @@ class Courier(ChrootServer):
     def _prepare(self) -> None:
         self._acquire()
         for user in self.users:
-            home = self.base / user
-            if not home.exists():
-                home.mkdir()
-                self.chroot.run(["maildirmake", self.maildir(user)])
-                self.chroot.run(["maildirmake", "-f", "Spam", self.maildir(user)])
+            self._make_maildirs(user)
         pem = self.base / "imapd.pem"
         pem.write_bytes(self.key_file.read_bytes() + self.cert_file.read_bytes())
         pem.chmod(0o600)
         self.chroot.run(["chown", "-R", "courier:courier", self.inside])
+        self._write_userdb()
+        sockdir = self.chroot.host_path("/run/courier/authdaemon")
+        sockdir.mkdir(parents=True, exist_ok=True)
+        (sockdir / "socket").unlink(missing_ok=True)  # a stale one from an earlier run
+
+    def _make_maildirs(self, user: str) -> None:
+        home = self.base / user
+        if not home.exists():
+            home.mkdir()
+            self.chroot.run(["maildirmake", self.maildir(user)])
+            self.chroot.run(["maildirmake", "-f", "Spam", self.maildir(user)])
+
+    def _write_userdb(self) -> None:
         lines = []
         for user, password in self.users.items():
             digest = base64.b64encode(hashlib.sha256(password.encode()).digest()).decode()
@@ -117,9 +126,31 @@ class Courier(ChrootServer):
         userdb.touch(mode=0o600)
         userdb.write_text("".join(lines))
         self.chroot.run(["makeuserdb"])
-        sockdir = self.chroot.host_path("/run/courier/authdaemon")
-        sockdir.mkdir(parents=True, exist_ok=True)
-        (sockdir / "socket").unlink(missing_ok=True)  # a stale one from an earlier run
+
+    def add_user(self, user: str, password: str) -> None:
+        """A new user (Maildir with ``.Spam``) on the running server: authdaemond reads
+        the rebuilt ``userdb.dat`` at the next login, no restart."""
+        if user in self.users or not user.isalnum():
+            raise ValueError(f"unsupported or existing user: {user!r}")
+        self.users[user] = password
+        self._make_maildirs(user)
+        self.chroot.run(["chown", "-R", "courier:courier", f"{self.inside}/{user}"])
+        self._write_userdb()
+
+    def maildir_snapshot(self, user: str) -> dict[str, str]:
+        """Every message file in ``cur/`` and ``new/`` of the user's Maildir++ →
+        sha256 of its contents. Keys are paths relative to the Maildir with the
+        ``:2,FLAGS`` suffix, where Courier keeps the system flags (keywords are in
+        ``courierimapkeywords/``, whose files are included as they are)."""
+        root = self.chroot.host_path(self.maildir(user))
+        out: dict[str, str] = {}
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            in_msgdir = path.parent.name in ("cur", "new")
+            in_keywords = "courierimapkeywords" in rel.parts
+            if path.is_file() and (in_msgdir or in_keywords):
+                out[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return out
 
     def _after_start(self) -> None:
         socket_path = self.chroot.host_path("/run/courier/authdaemon/socket")

@@ -142,12 +142,33 @@ DAEMON {{
     def _after_start(self) -> None:
         if self._provisioned:
             return
+        self._provision(list(self.users))
+        self._provisioned = True
+
+    def _provision(self, users: list[str]) -> None:
+        """The admin creates ``user.<name>``, each user its ``INBOX.Spam`` (\\Junk)."""
         with self.connect_as("cyrus", self.admin_password) as admin:
-            for user in self.users:
+            for user in users:
                 admin.create_folder(f"user.{user}")
-        for user in self.users:
+        for user in users:
             with self.connect(user) as c:
                 typ, data = c._imap._simple_command("CREATE", '"INBOX.Spam"', "(USE (\\Junk))")
                 if typ != "OK":
                     raise RuntimeError(f"CREATE INBOX.Spam failed for {user}: {data!r}")
-        self._provisioned = True
+
+    def add_user(self, user: str, password: str) -> None:
+        """A new user (sasldb entry, INBOX, INBOX.Spam) on the running server."""
+        if user in self.users or user == "cyrus" or not user.isalnum():
+            raise ValueError(f"unsupported or existing user: {user!r}")
+        self.chroot.run(
+            ["saslpasswd2", "-p", "-c", "-f", self._path("sasldb2"), "-u", SERVERNAME, user],
+            input=password.encode(),
+        )
+        self.chroot.run(["chown", "cyrus:mail", self._path("sasldb2")])
+        self.users[user] = password
+        self._provision([user])
+
+    def highestmodseq(self, user: str) -> dict[str, int]:
+        """Folder → HIGHESTMODSEQ (CONDSTORE): Cyrus raises it on every change to a
+        message's flags or to the folder, also ones no FETCH FLAGS would show."""
+        return {name: st["HIGHESTMODSEQ"] for name, st in self.folder_status(user).items()}

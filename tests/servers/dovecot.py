@@ -277,6 +277,50 @@ def append_uid(
     return int(m.group(1))
 
 
+def _selectable(flags: Iterable[bytes]) -> bool:
+    lowered = {f.lower() for f in flags}
+    return not lowered & {b"\\noselect", b"\\nonexistent"}
+
+
+def read_snapshot(client: IMAPClient) -> Snapshot:
+    """Every selectable folder → sorted ``(uid, sorted flags, sha256 of message)``.
+
+    EXAMINE and ``FETCH (FLAGS BODY.PEEK[])`` only; ``\\Recent`` is left out.
+    """
+    out: Snapshot = {}
+    for flags, _sep, name in client.list_folders():
+        if not _selectable(flags):
+            continue
+        client.select_folder(name, readonly=True)
+        rows: list[tuple[int, tuple[bytes, ...], str]] = []
+        uids = sorted(client.search("ALL"))
+        for i in range(0, len(uids), 500):
+            data: dict[int, dict[bytes, Any]] = client.fetch(
+                uids[i : i + 500], ["FLAGS", "BODY.PEEK[]"]
+            )
+            for uid, item in data.items():
+                msg_flags = tuple(sorted(f for f in item[b"FLAGS"] if f.lower() != b"\\recent"))
+                rows.append((int(uid), msg_flags, _sha256(item[b"BODY[]"])))
+        out[name] = sorted(rows)
+    return out
+
+
+def folder_status(client: IMAPClient) -> dict[str, dict[str, int]]:
+    """Folder → ``MESSAGES``, ``UIDNEXT``, ``UIDVALIDITY`` (STATUS, nothing selected),
+    ``HIGHESTMODSEQ`` when the server has CONDSTORE (it moves on every flag change,
+    even one no FETCH shows), and ``EXISTS`` (EXAMINE, which must agree)."""
+    condstore = b"CONDSTORE" in {c.upper() for c in client.capabilities()}
+    items = [b"MESSAGES", b"UIDNEXT", b"UIDVALIDITY", *([b"HIGHESTMODSEQ"] if condstore else [])]
+    names = [name for flags, _sep, name in client.list_folders() if _selectable(flags)]
+    out = {
+        name: {k.decode(): int(v) for k, v in client.folder_status(name, items).items()}
+        for name in names
+    }
+    for name in names:
+        out[name]["EXISTS"] = int(client.select_folder(name, readonly=True)[b"EXISTS"])
+    return out
+
+
 class DovecotError(RuntimeError):
     pass
 
@@ -738,28 +782,46 @@ service lmtp {{
 
         Read-only: EXAMINE and BODY.PEEK[] only; ``\\Recent`` is left out.
         """
-        out: Snapshot = {}
         with self.connect(user) as c:
-            for flags, _sep, name in c.list_folders():
-                lowered = {f.lower() for f in flags}
-                if b"\\noselect" in lowered or b"\\nonexistent" in lowered:
-                    continue
-                c.select_folder(name, readonly=True)
-                rows: list[tuple[int, tuple[bytes, ...], str]] = []
-                uids = sorted(c.search("ALL"))
-                for i in range(0, len(uids), 500):
-                    data: dict[int, dict[bytes, Any]] = c.fetch(
-                        uids[i : i + 500], ["FLAGS", "BODY.PEEK[]"]
-                    )
-                    for uid, item in data.items():
-                        msg_flags = tuple(
-                            sorted(f for f in item[b"FLAGS"] if f.lower() != b"\\recent")
-                        )
-                        rows.append((int(uid), msg_flags, _sha256(item[b"BODY[]"])))
-                rows.sort()
-                out[name] = rows
-                c.unselect_folder()
-        return out
+            return read_snapshot(c)
+
+    def folder_status(self, user: str) -> dict[str, dict[str, int]]:
+        """See :func:`folder_status` (a fresh connection)."""
+        with self.connect(user) as c:
+            return folder_status(c)
+
+    def add_user(self, user: str, password: str) -> None:
+        """One more user (its mail folders appear at its first login); no restart.
+
+        The auth process looks at the passwd-file's stamp at most once a second
+        (``ioloop_time``), so this waits for the next second before it returns. (A
+        login that failed meanwhile would cost more: anvil's penalty delays every
+        later login from 127.0.0.1 by 2 s and more.)
+        """
+        if user in self.users or not user.isalnum() or ":" in password or "\n" in password:
+            raise ValueError(f"unsupported or existing user: {user!r}")
+        self.users[user] = password
+        self._write_files()
+        time.sleep(1.05 - time.time() % 1)
+
+    def restart(self, graceful: bool = True) -> None:
+        """Stop and start again on the same ports with the same mail.
+
+        ``graceful``: :meth:`stop` (SIGTERM to the master, which says BYE to its
+        clients). Otherwise SIGKILL to the master and every process at once (a crash:
+        nobody says goodbye), then the same clean-up and start.
+        """
+        if not graceful and self._pid is not None:
+            procs = {self._pid, *_descendants(self._pid)}
+            for p in procs:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p, signal.SIGKILL)
+            until = time.monotonic() + 5
+            while any(_alive(p) for p in procs) and time.monotonic() < until:
+                time.sleep(0.02)
+            _reap(procs)  # orphans came to us, the subreaper
+        self.stop(graceful=graceful)
+        self.start()
 
     def count(self, user: str, folder: str) -> int:
         """Number of messages SEARCH ALL finds in ``folder`` (read-only)."""

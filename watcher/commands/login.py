@@ -18,7 +18,7 @@ from watcher.config import OAUTH2_MICROSOFT, ImapConfig
 from watcher.errors import UsageError
 
 if TYPE_CHECKING:
-    from watcher.imap import Folder
+    from watcher.folders import Folder
     from watcher.oauth import Grant
 
 HELP = "iniciar sesión con Microsoft o Google (OAuth2) / sign in with Microsoft or Google (OAuth2)"
@@ -117,7 +117,8 @@ def obtain(imap: ImapConfig, account: str, lang: str) -> Grant:
 
 def try_token(imap: ImapConfig, token: str, lang: str) -> list[Folder]:
     """Log in with the new token and list the folders (the sign-in is kept only if this works)."""
-    from watcher.imap import ImapSession, choose_folders
+    from watcher.folders import choose_folders
+    from watcher.mail import ImapSession
 
     _echo(i18n.t("setup.trying", lang, host=imap.host, port=imap.port))
     with ImapSession.open_oauth(imap, token) as session:

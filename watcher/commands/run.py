@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> Outcome:
 def _service(config: Config, args: argparse.Namespace, *, several: bool) -> Service:
     # Imported here: the notification stack is heavy and only the service needs it.
     from watcher.connect import Connector
-    from watcher.imap import ImapSession
+    from watcher.mail import ImapSession
     from watcher.notify import build_notifier
     from watcher.service import Service
     from watcher.state import StateStore, state_file

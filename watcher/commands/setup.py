@@ -30,7 +30,7 @@ from watcher.errors import ConfigError, CredentialsError, UnsupportedAccount, Us
 from watcher.providers import Provider
 
 if TYPE_CHECKING:
-    from watcher.imap import Folder
+    from watcher.folders import Folder
 
 HELP = "configura la cuenta de correo / set up the mail account"
 
@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> Outcome:
 
 
 def _log_in_and_write(imap: ImapConfig, password: str, target: Path, text: str, lang: str) -> None:
-    from watcher.imap import ImapSession, choose_folders  # not at start-up
+    from watcher.folders import choose_folders  # not at start-up
+    from watcher.mail import ImapSession
 
     _echo(i18n.t("setup.trying", lang, host=imap.host, port=imap.port))
     with ImapSession.open(imap, password) as session:

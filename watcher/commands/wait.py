@@ -21,7 +21,7 @@ from watcher.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from watcher.config import Config
-    from watcher.imap import ImapSession
+    from watcher.mail import ImapSession
 
 HELP = "espera el correo que acaba de pedir / wait for the mail you just requested"
 
