@@ -22,7 +22,7 @@ say() { printf '==> %s\n' "$*"; }
 source tests/ensure-packages.sh
 ensure_packages dovecot:dovecot-imapd dbus-run-session:dbus Xvfb:xvfb dunst:dunst \
     notify-send:libnotify-bin openssl:openssl xclip:xclip systemd-analyze:systemd python3:python3 \
-    chromium:chromium mmdebstrap:mmdebstrap
+    chromium:chromium mmdebstrap:mmdebstrap ip:iproute2 nft:nftables
 
 if [[ ! -x .venv/bin/python ]]; then
     say "creating .venv"

@@ -7,6 +7,7 @@ and counts the conversation's turns), in-process, with the code check-now runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import time
@@ -17,12 +18,14 @@ from typing import Any
 import pytest
 
 from benchmarks.proxy import LatencyProxy
+from tests import mailfactory as mf
 from tests.mailfactory import reset_mail, reset_url
 from watcher import paths
-from watcher.check import run_check
+from watcher.check import run_check, scan_new_many
 from watcher.config import Config, ImapConfig, WatchConfig
 from watcher.errors import ConnectionFailed
-from watcher.mail import ImapSession, login, translate_errors
+from watcher.folders import Folder
+from watcher.mail import ImapSession, login, scanning, translate_errors
 from watcher.mail.learned import FILE, LOSES_AFTER_LOGIN, ServerNotes
 
 pytestmark = pytest.mark.imapserver
@@ -62,8 +65,14 @@ def fill(server: Any) -> None:
     )
 
 
-def cold_check(server: Any, **kw: Any) -> tuple[Any, dict[str, int]]:
-    with LatencyProxy("127.0.0.1", server.port_ssl, 0) as proxy:
+def cold_check(
+    server: Any, proxy: LatencyProxy | None = None, **kw: Any
+) -> tuple[Any, dict[str, int]]:
+    """One check, through ``proxy`` (the same one twice: what was learned about the
+    server, keyed by host and port, is used the second time) or a new one."""
+    with contextlib.ExitStack() as stack:
+        if proxy is None:
+            proxy = stack.enter_context(LatencyProxy("127.0.0.1", server.port_ssl, 0))
         imap = imap_config(server, proxy.port, **kw)
         config = Config(imap=imap, watch=WatchConfig())
         before = proxy.snapshot()
@@ -82,8 +91,9 @@ def test_a_cold_check_per_server_never_hangs_and_its_round_trips_are_counted(
 ) -> None:
     kind = type(imap_server).__name__
     fill(imap_server)
-    first, cold = cold_check(imap_server)
-    second, learned = cold_check(imap_server)  # what the first connection learned is kept
+    with LatencyProxy("127.0.0.1", imap_server.port_ssl, 0) as proxy:
+        first, cold = cold_check(imap_server, proxy)
+        second, learned = cold_check(imap_server, proxy)  # what the first one learned is used
     with capsys.disabled():
         print(f"\n{kind}: cold check {cold}; next {learned}")
     for report in (first, second):
@@ -134,7 +144,7 @@ def test_a_server_that_answers_late_behind_login_is_not_harmed_by_the_resend(
         assert session.supports_idle()
         info = session.examine("INBOX")
         assert info[b"UIDVALIDITY"]
-    assert notes.loses_after_login(imap)
+    assert notes.knows(imap, LOSES_AFTER_LOGIN)
     assert json.loads((tmp_path / "servers.json").read_text()) == {
         f"127.0.0.1:{dovecot.port_ssl}:ssl": {LOSES_AFTER_LOGIN: True}
     }
@@ -185,3 +195,39 @@ def test_other_tls_errors_stay_tls_errors() -> None:
 
     with pytest.raises(TLSError), translate_errors(ImapConfig(host="h", username="u")):
         raise ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+
+
+def test_mail_arriving_while_a_check_runs_is_found_by_the_next_one(
+    courier: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Courier's EXAMINE has no UIDNEXT: the one STATUS gives must never be taken after the
+    search (it would move the cursor past a mail the search did not see)."""
+    imap = imap_config(courier, courier.port_ssl)
+    config = Config(imap=imap, watch=WatchConfig())
+    inbox = Folder("INBOX", False, "inbox")
+    spam = Folder("INBOX.Spam", True, "name")
+    folders = [spam, inbox]  # as the service and wait order them: INBOX examined last
+    now = datetime.now(UTC)
+    courier.append("jperez", "INBOX.Spam", mf.reset_mail("u0", mf.reset_url("t0"), date=now))
+    session = ImapSession.open(imap, courier.password("jperez"))
+    try:
+        _, cursors, _ = scan_new_many(
+            session, folders, {"INBOX": None, "INBOX.Spam": None}, config, now
+        )
+        original = scanning._fetch_envelopes_of
+
+        def mail_arrives_first(*args: Any) -> None:  # between the SEARCH and the STATUS
+            courier.append(
+                "jperez", "INBOX.Spam", mf.reset_mail("u1", mf.reset_url("t1"), date=now)
+            )
+            original(*args)
+
+        monkeypatch.setattr(scanning, "_fetch_envelopes_of", mail_arrives_first)
+        found, cursors, _ = scan_new_many(session, folders, cursors, config, now)
+        monkeypatch.setattr(scanning, "_fetch_envelopes_of", original)
+        assert found == []  # not seen by that SEARCH: fine, the next check will …
+        found, _, _ = scan_new_many(session, folders, cursors, config, now)
+    finally:
+        session.close()
+    # … and it does: the cursor never stood past it.
+    assert [f.verdict.username for f in found] == ["u1"], cursors

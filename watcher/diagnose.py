@@ -146,7 +146,7 @@ def _credentials(connector: Connector, config: Config, report: DoctorReport, lan
     if config.imap.oauth:
         assert connector.tokens is not None  # noqa: S101 - an OAuth2 config always has them
         try:
-            connector.tokens.access_token()
+            connector.tokens.refreshed()  # asks the provider: is the saved sign-in still good?
         except UserError as e:
             report.add("sign_in", FAIL, config.imap.auth, i18n.error_text(e, lang))
             return False

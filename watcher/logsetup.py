@@ -88,8 +88,9 @@ class RedactProtocol(logging.Filter):
         text = record.getMessage()
         if not text.startswith(self.KEPT):
             return False
-        if text.startswith(">"):  # what we sent: the arguments may be the password or a token
-            text = self.SECRET.sub(lambda m: m.group(1) + " **REDACTED**", text)
+        # What we sent may carry the password or a token as arguments, and a server may echo
+        # a command it refused (BAD): cut after the command's name both ways.
+        text = self.SECRET.sub(lambda m: m.group(1) + " **REDACTED**", text)
         record.msg = redact(text)
         record.args = None
         return True

@@ -103,6 +103,8 @@ class Waiter:
                     with self._lock:  # cancelled: another account has the link, no need to look
                         link = self._found or (None if self._cancelled else self._look_kept())
                     retry.reset()
+                    if self._kept.idle_supported:
+                        idle.ensure(self._kept.folders)  # an IDLE thread that ended, again
                 except (AuthError, CredentialsError):
                     raise
                 except UserError as e:
@@ -131,8 +133,11 @@ class Waiter:
 
     def _start(self, session: ImapSession) -> dict[str, Cursor | None]:
         """Where each folder ends now: only mail after that counts (UIDNEXT)."""
+        return self._start_of(session, self._kept.folders)
+
+    def _start_of(self, session: ImapSession, folders: list[Folder]) -> dict[str, Cursor | None]:
         cursors: dict[str, Cursor | None] = {}
-        for folder in self._kept.folders:
+        for folder in folders:
             info = session.examine(folder.name)
             uidnext = int(info.get(b"UIDNEXT", 0) or 0)
             validity = int(info.get(b"UIDVALIDITY", 0) or 0)
@@ -146,7 +151,12 @@ class Waiter:
         self._arrived.set()
 
     def _look_kept(self) -> Link | None:
-        return self._look(self._kept.get(), self._kept.folders)
+        session = self._kept.get()
+        folders = self._kept.folders  # listed again after a reconnect: maybe a new folder
+        fresh = [f for f in folders if f.name not in self._cursors]
+        if fresh and not self.since:  # where it ends now, as for the others at the start
+            self._cursors.update(self._start_of(session, fresh))
+        return self._look(session, folders)
 
     def _look_here(self, _folder: str, _why: str) -> None:
         self._arrived.set()  # the main thread looks on its own connection

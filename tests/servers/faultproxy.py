@@ -37,6 +37,26 @@ ones pass untouched: a service can reconnect successfully); ``None`` breaks
 all. Every injected fault is counted in :attr:`faults` and in
 :data:`tests.faultcount.FAULTS_INJECTED`.
 
+Freeze on demand (a dead NAT mapping, a Wi-Fi change): :meth:`freeze` makes
+every connection open at that moment stop forwarding, in both directions,
+without closing anything; connections made after it pass normally::
+
+    proxy.freeze()   # → how many connections it froze
+    ...              # the client's writes still succeed; nothing reaches either side
+    proxy.thaw()     # optional: what was held back is delivered, in order
+
+A frozen connection keeps reading both sides (so the client's writes never
+block, and its hang-up is seen) and holds what it reads, as TCP would keep
+retransmitting across a dead path; :meth:`thaw` delivers it in order. When the
+client gives up and closes a frozen connection, the proxy closes Dovecot's side
+too (Dovecot would drop it later anyway; this keeps its per-user connection
+count low). Counted: :attr:`frozen` (connections frozen so far),
+:attr:`frozen_now` (still frozen and open).
+
+Every connection is also recorded in :attr:`conns` (:class:`Conn`: client
+port, the folder it examined, each client command's verb with its time,
+plaintext bytes each way), for tests that count what a client sends at rest.
+
 It runs an asyncio loop in a daemon thread; :meth:`stop` closes the listener
 and every connection, both sides, and joins the thread.
 """
@@ -49,6 +69,8 @@ import random
 import re
 import ssl
 import threading
+import time
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -72,6 +94,7 @@ COMMAND_STAGES = {
     b"IDLE": "idle",
 }
 HUGE_LITERAL_SIZE = 2_000_000_000
+HOLD_LIMIT = 16 * 1024 * 1024  # bytes a frozen connection holds per direction; the rest is lost
 _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n\Z")
 
 
@@ -111,6 +134,42 @@ def _rewritten(line: bytes, rewrites: dict[bytes, bytes]) -> bytes:
     if tag in rewrites and line.startswith(tag + b" "):
         return rewrites.pop(tag)
     return line
+
+
+@dataclass
+class Conn:
+    """One accepted connection, as the proxy saw it (never a secret: verbs only)."""
+
+    number: int  # 1, 2, … in the order accepted
+    client_port: int  # the client's source port (its socket's local port)
+    opened: float  # time.monotonic()
+    closed: float | None = None
+    folder: str | None = None  # the last EXAMINE/SELECT argument, as sent
+    # (time.monotonic(), verb): b"IDLE", b"NOOP", b"UID FETCH", b"DONE", …
+    commands: list[tuple[float, bytes]] = field(default_factory=list)
+    bytes_up: int = 0  # client → Dovecot, plaintext IMAP (held bytes included)
+    bytes_down: int = 0  # Dovecot → client
+    frozen: bool = False
+    held_up: bytearray = field(default_factory=bytearray, repr=False)
+    held_down: bytearray = field(default_factory=bytearray, repr=False)
+    lost: int = 0  # bytes beyond HOLD_LIMIT while frozen
+
+    @property
+    def open(self) -> bool:
+        return self.closed is None
+
+
+def _verb(words: list[bytes]) -> bytes | None:
+    """A command line's verb (``UID FETCH`` counts as one), ``DONE``; None otherwise (a
+    SASL continuation line is one word: it is not recorded)."""
+    if len(words) == 1 and words[0].upper() == b"DONE":
+        return b"DONE"
+    if len(words) < 2:
+        return None
+    verb = words[1].upper()
+    if verb == b"UID" and len(words) > 2:
+        return b"UID " + words[2].upper()
+    return verb
 
 
 def _stage_of(line: bytes) -> str | None:
@@ -160,16 +219,91 @@ class FaultProxy:
         self.connections = 0  # accepted (after the TLS handshake)
         self.faults: list[str] = []  # "stage/fault", one per broken connection
         self.streamed = 0  # bytes of huge literal sent
+        self.conns: list[Conn] = []  # every accepted connection, in order
+        self.frozen = 0  # connections frozen so far (by freeze())
         self._remaining = times
         self._cert, self._key = certs.server("good")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._thawed: asyncio.Event  # set (and replaced) by thaw(); made on the loop
 
     @property
     def faults_injected(self) -> int:
         return len(self.faults)
+
+    @property
+    def frozen_now(self) -> int:
+        """Connections frozen and still open."""
+        return sum(c.frozen and c.open for c in list(self.conns))
+
+    # ------------------------------------------------------------------ freeze
+    def freeze(self) -> int:
+        """Freeze every connection open now (see the module's docstring); how many."""
+        return self._on_loop(self._set_frozen, True)
+
+    def thaw(self) -> int:
+        """Deliver what the frozen connections held, in order, and forward again; how many."""
+        return self._on_loop(self._set_frozen, False)
+
+    def _on_loop(self, fn: Any, *args: Any) -> int:
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("the proxy is not running")
+
+        async def call() -> int:
+            result: int = fn(*args)
+            return result
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(10)
+
+    def _set_frozen(self, frozen: bool) -> int:
+        """On the loop: between two reads of any connection, never inside one."""
+        changed = 0
+        for conn in self.conns:
+            if conn.open and conn.frozen != frozen:
+                conn.frozen = frozen
+                changed += 1
+        if frozen:
+            self.frozen += changed
+        else:
+            self._thawed.set()
+            self._thawed = asyncio.Event()
+        return changed
+
+    async def _send(self, conn: Conn, up: bool, writer: asyncio.StreamWriter, data: bytes) -> None:
+        """Forward ``data`` (client → Dovecot when ``up``), or hold it while frozen."""
+        if up:
+            conn.bytes_up += len(data)
+        else:
+            conn.bytes_down += len(data)
+        held = conn.held_up if up else conn.held_down
+        if conn.frozen:
+            room = max(0, HOLD_LIMIT - len(held))
+            held += data[:room]
+            conn.lost += len(data) - len(data[:room])
+            return
+        if held:  # thawed: what was held goes first
+            writer.write(bytes(held))
+            held.clear()
+        writer.write(data)
+        await writer.drain()
+
+    async def _flush_on_thaw(
+        self, conn: Conn, uwriter: asyncio.StreamWriter, cwriter: asyncio.StreamWriter
+    ) -> None:
+        """Deliver held bytes when thawed, even if neither side sends anything more."""
+        with contextlib.suppress(OSError):
+            while conn.open:
+                await self._thawed.wait()
+                if conn.frozen:
+                    continue
+                for held, writer in ((conn.held_up, uwriter), (conn.held_down, cwriter)):
+                    if held:
+                        writer.write(bytes(held))
+                        held.clear()
+                        await writer.drain()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FaultProxy:
@@ -204,6 +338,7 @@ class FaultProxy:
         self.stop()
 
     async def _listen(self) -> None:
+        self._thawed = asyncio.Event()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(self._cert), str(self._key))
         self._server = await asyncio.start_server(
@@ -237,8 +372,12 @@ class FaultProxy:
         assert task is not None
         self._tasks.add(task)
         self.connections += 1
+        peer = cwriter.get_extra_info("peername")
+        conn = Conn(len(self.conns) + 1, int(peer[1]) if peer else 0, time.monotonic())
+        self.conns.append(conn)
         uwriter: asyncio.StreamWriter | None = None
         pump: asyncio.Task[None] | None = None
+        flusher: asyncio.Task[None] | None = None
         try:
             ureader, uwriter = await asyncio.open_connection(*self.upstream)
             greeting = await ureader.readline()
@@ -247,16 +386,18 @@ class FaultProxy:
                 return
             if self.greeting_without:
                 greeting = greeting.replace(self.greeting_without, b"")
-            cwriter.write(greeting)
-            await cwriter.drain()
+            await self._send(conn, False, cwriter, greeting)
             rewrites: dict[bytes, bytes] = {}
-            pump = asyncio.create_task(self._pump(ureader, cwriter, rewrites))
-            await self._commands(creader, uwriter, cwriter, rewrites)
+            pump = asyncio.create_task(self._pump(ureader, cwriter, rewrites, conn))
+            flusher = asyncio.create_task(self._flush_on_thaw(conn, uwriter, cwriter))
+            await self._commands(creader, uwriter, cwriter, rewrites, conn)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass  # a peer hung up (or sent an absurdly long line)
         finally:
-            if pump is not None:
-                pump.cancel()
+            conn.closed = time.monotonic()
+            for helper in (pump, flusher):
+                if helper is not None:
+                    helper.cancel()
             for writer in (cwriter, uwriter):
                 if writer is not None:
                     writer.transport.abort()
@@ -267,6 +408,7 @@ class FaultProxy:
         ureader: asyncio.StreamReader,
         cwriter: asyncio.StreamWriter,
         rewrites: dict[bytes, bytes],
+        conn: Conn,
     ) -> None:
         """Dovecot → client, until Dovecot hangs up (then the client is hung up on).
 
@@ -282,9 +424,9 @@ class FaultProxy:
                     lines = (held + data).splitlines(keepends=True)
                     held = lines.pop() if not lines[-1].endswith(b"\n") else b""
                     data = b"".join(_rewritten(line, rewrites) for line in lines)
-                cwriter.write(data)
-                await cwriter.drain()
-        cwriter.transport.abort()
+                await self._send(conn, False, cwriter, data)
+        if not conn.frozen:  # a dead path carries no hang-up either
+            cwriter.transport.abort()
 
     async def _commands(
         self,
@@ -292,11 +434,26 @@ class FaultProxy:
         uwriter: asyncio.StreamWriter,
         cwriter: asyncio.StreamWriter,
         rewrites: dict[bytes, bytes],
+        conn: Conn,
     ) -> None:
         """Client → Dovecot, command by command (literals forwarded as they are)."""
         while line := await creader.readline():
             words = line.split()
             self.client_lines.append((*words[1:3], str(len(words)).encode()))
+            verb = _verb(words)
+            if verb is not None:
+                conn.commands.append((time.monotonic(), verb))
+                if verb in (b"EXAMINE", b"SELECT") and len(words) > 2:
+                    conn.folder = words[2].decode("utf-8", "replace")
+            if conn.frozen:  # held, as the rest of this line's literals: no fault either
+                await self._send(conn, True, uwriter, line)
+                while match := _LITERAL.search(line):
+                    await self._send(
+                        conn, True, uwriter, await creader.readexactly(int(match.group(1)))
+                    )
+                    line = await creader.readline()
+                    await self._send(conn, True, uwriter, line)
+                continue
             stage = _stage_of(line)
             if stage is not None and self._take(stage):
                 tag = line.split(None, 1)[0]
@@ -310,13 +467,13 @@ class FaultProxy:
                 uwriter.write(tag + b" NOOP\r\n")  # answered in its turn, see _pump
                 await uwriter.drain()
                 continue
-            uwriter.write(line)
-            await uwriter.drain()
+            await self._send(conn, True, uwriter, line)
             while match := _LITERAL.search(line):
-                uwriter.write(await creader.readexactly(int(match.group(1))))
+                await self._send(
+                    conn, True, uwriter, await creader.readexactly(int(match.group(1)))
+                )
                 line = await creader.readline()
-                uwriter.write(line)
-                await uwriter.drain()
+                await self._send(conn, True, uwriter, line)
 
     async def _inject(
         self,

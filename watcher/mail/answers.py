@@ -215,17 +215,20 @@ def text(value: object) -> str:
     return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
 
 
-_UIDNEXT = re.compile(rb"\bUIDNEXT\s+(\d+)", re.IGNORECASE)
-
-
 def status_uidnext(answer: Answer) -> int:
     """UIDNEXT from a STATUS answer; 0 when refused or absent."""
+    return status_number(answer, b"UIDNEXT")
+
+
+def status_number(answer: Answer, item: bytes) -> int:
+    """One number from a STATUS answer (``UIDNEXT``, ``MESSAGES``); 0 when refused or absent."""
     if not answer.ok:
         return 0
+    pattern = re.compile(rb"\b" + re.escape(item) + rb"\s+(\d+)", re.IGNORECASE)
     for line in answer.untagged.get("STATUS", []):
         data = line if isinstance(line, bytes) else b""
         if isinstance(line, tuple):  # a literal folder name: (b'* STATUS {5}', b'INBOX'), b' (…)'
             data = b" ".join(p for p in line if isinstance(p, bytes))
-        if match := _UIDNEXT.search(data):
+        if match := pattern.search(data):
             return int(match.group(1))
     return 0

@@ -1,11 +1,16 @@
 """What a server was seen to do wrong, remembered across runs (``servers.json``).
 
-Today one fact: the server loses commands sent behind LOGIN (Courier's
-``imaplogin`` hands the connection to ``imapd`` and drops the bytes it had
-not read yet). It is learned on the first connection that shows it, and kept
-in the state directory, so later connections send LOGIN alone and never wait
-for answers that will not come. Nothing secret is stored: host, port and
-security mode.
+Two facts, each learned on the first connection that shows it and kept in
+the state directory. Nothing secret is stored: host, port and security mode.
+
+- :data:`LOSES_AFTER_LOGIN`: the server loses commands sent behind LOGIN
+  (Courier's ``imaplogin`` hands the connection to ``imapd`` and drops the
+  bytes it had not read yet). Later connections send LOGIN alone and never
+  wait for answers that will not come.
+- :data:`NO_UIDNEXT`: EXAMINE's answer lacks UIDNEXT (Courier). Later
+  EXAMINEs are preceded by STATUS in the same write, so the UIDNEXT it gives
+  was taken before the folder was searched: a lower bound that never skips
+  a mail arriving meanwhile.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ log = logging.getLogger(__name__)
 
 FILE = "servers.json"
 LOSES_AFTER_LOGIN = "loses_commands_after_login"
+NO_UIDNEXT = "no_uidnext_in_examine"
 
 
 class ServerNotes:
@@ -39,13 +45,15 @@ class ServerNotes:
     def path(self) -> Path:
         return self._path or paths.state_dir() / FILE
 
-    def loses_after_login(self, imap: ImapConfig) -> bool:
-        return self._read().get(_key(imap), {}).get(LOSES_AFTER_LOGIN, False)
+    def knows(self, imap: ImapConfig, fact: str) -> bool:
+        return self._read().get(_key(imap), {}).get(fact, False)
 
-    def note_loses_after_login(self, imap: ImapConfig) -> None:
+    def note(self, imap: ImapConfig, fact: str) -> None:
         with self._lock:
             notes = self._read()
-            notes.setdefault(_key(imap), {})[LOSES_AFTER_LOGIN] = True
+            if notes.get(_key(imap), {}).get(fact):
+                return
+            notes.setdefault(_key(imap), {})[fact] = True
             self._write(notes)
 
     def _read(self) -> dict[str, dict[str, bool]]:

@@ -12,7 +12,7 @@ import base64
 import imaplib
 import logging
 import re
-import select
+import selectors
 import socket
 import ssl
 
@@ -25,7 +25,7 @@ from watcher.errors import AuthError, TLSError
 from watcher.folders import ListEntry
 from watcher.mail import adapter, answers
 from watcher.mail.errors import is_garbage, short
-from watcher.mail.learned import ServerNotes
+from watcher.mail.learned import LOSES_AFTER_LOGIN, ServerNotes
 from watcher.mail.pipeline import Answer, Pipeline
 from watcher.mail.transport import Client, ssl_context
 
@@ -113,7 +113,7 @@ def login(
     because every check starts with it. A refused LOGIN makes both fail, unread.
     """
     imap = adapter.imap_of(client)
-    behind = config.pipelining and not notes.loses_after_login(config)
+    behind = config.pipelining and not notes.knows(config, LOSES_AFTER_LOGIN)
     pipe = Pipeline(imap, sequential=not config.pipelining)
     pipe.add("LOGIN", adapter.quote(imap, config.username), adapter.quote(imap, password))
     if behind:
@@ -146,7 +146,7 @@ def login(
             config.host,
             config.port,
         )
-        notes.note_loses_after_login(config)
+        notes.note(config, LOSES_AFTER_LOGIN)
     return _capabilities_and_list(client, config, answer.untagged)
 
 
@@ -180,8 +180,9 @@ def answered_within(imap: imaplib.IMAP4, seconds: float) -> bool:
         sock.settimeout(timeout)
     if isinstance(sock, ssl.SSLSocket) and sock.pending():
         return True
-    readable, _, _ = select.select([sock], [], [], seconds)
-    return bool(readable)
+    with selectors.DefaultSelector() as selector:  # poll/epoll: no FD_SETSIZE limit
+        selector.register(sock, selectors.EVENT_READ)
+        return bool(selector.select(seconds))
 
 
 def after_login(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from watcher import parts
 from watcher.mail import adapter, answers, requests
 from watcher.mail.answers import Batch, Envelope, FolderScan, Part, RawMessage
+from watcher.mail.learned import NO_UIDNEXT
 from watcher.mail.pipeline import Answer, Pipeline
 from watcher.mail.transport import MAX_LITERAL_BYTES, MAX_MESSAGE_BYTES, budget
 
@@ -38,16 +39,22 @@ def scan(
     the fetches: two. ``examine=False`` searches the selected folder as it
     is (an IDLE connection that just saw mail arrive: examining it again
     would make the server re-read a big folder for nothing); its UIDNEXT
-    is then unknown (0). A server whose EXAMINE gives no UIDNEXT (Courier)
-    is asked with STATUS: one round trip more.
+    is then unknown (0). On a server whose EXAMINE gives no UIDNEXT
+    (Courier; learned the first time, :data:`~watcher.mail.learned.NO_UIDNEXT`)
+    STATUS goes before each EXAMINE in the same write: a lower bound, taken
+    before the search. The first time it stays unknown (0), which is safe:
+    the cursor then comes from the candidates' UIDs.
     """
     if not examine and list(folders) != [session.selected]:
         raise ValueError(f"examine=False needs the selected folder, not {folders}")
     min_uids = min_uids or {}
     searchres = "SEARCHRES" in session.capabilities()
     client = session.client
+    status_first = examine and session.notes.knows(session.config, NO_UIDNEXT)
     pipe = session.pipeline()
     for folder in folders:
+        if status_first:
+            pipe.add("STATUS", adapter.normalise_folder(client, folder), "(UIDNEXT)")
         if examine:
             pipe.add("EXAMINE", adapter.normalise_folder(client, folder))
         terms = requests.criteria(sender, since, min_uids.get(folder))
@@ -61,8 +68,12 @@ def scan(
     with session.guard(), budget(client, len(folders) * requests.ENVELOPE_PIPELINE_BUDGET):
         pending = pipe.run()
         for folder in folders:
+            before = answers.status_uidnext(next(pending)) if status_first else 0
             if examine:
                 info = session.examined(folder, next(pending))
+                if not answers.number(info, b"UIDNEXT"):
+                    info[b"UIDNEXT"] = before
+                    session.notes.note(session.config, NO_UIDNEXT)
             else:
                 info = {b"UIDVALIDITY": session.validity(folder)}
             envelopes: list[Envelope] = []
@@ -75,35 +86,24 @@ def scan(
             kept = [e for e in envelopes if low is None or e.uid >= low]
             uidvalidity = answers.number(info, b"UIDVALIDITY")
             scans.append(FolderScan(folder, uidvalidity, answers.number(info, b"UIDNEXT"), kept))
-    lacking = [s for s in scans if examine and not s.uidnext]
     if not searchres:
-        _fetch_envelopes_of(session, scans, found, lacking)
-    elif lacking:
-        known = session.uidnext_by_status([s.folder for s in lacking])
-        for s in lacking:
-            s.uidnext = known.get(s.folder, 0)
+        _fetch_envelopes_of(session, scans, found)
     return scans
 
 
 def _fetch_envelopes_of(
-    session: ImapSession,
-    scans: list[FolderScan],
-    found: dict[str, list[int]],
-    lacking: list[FolderScan],
+    session: ImapSession, scans: list[FolderScan], found: dict[str, list[int]]
 ) -> None:
     """Without SEARCHRES: every folder's envelope FETCH in one write, the folder
-    examined last first (no second EXAMINE for it); STATUS for the folders whose
-    EXAMINE gave no UIDNEXT in the same write."""
+    examined last first (no second EXAMINE for it)."""
     order = [s for s in reversed(scans) if found.get(s.folder)]
-    if not order and not lacking:
+    if not order:
         return
     pipe = session.pipeline()
     examine = _Examiner(session, pipe)
     for s in order:
         examine.queue(s.folder)
         pipe.add("UID", "FETCH", requests.uid_set(found[s.folder]), requests.envelope_items())
-    for s in lacking:
-        pipe.add("STATUS", adapter.normalise_folder(session.client, s.folder), "(UIDNEXT)")
     asked = sum(len(found[s.folder]) for s in order)
     with session.guard(), budget(session.client, asked * requests.ENVELOPE_BUDGET):
         pending = pipe.run()
@@ -111,8 +111,6 @@ def _fetch_envelopes_of(
             examine.read(s.folder, pending)
             wanted = set(found[s.folder])
             s.envelopes.extend(answers.fetched_envelopes(session.client, next(pending), wanted))
-        for s in lacking:
-            s.uidnext = answers.status_uidnext(next(pending))
 
 
 def fetch(session: ImapSession, uids: Sequence[int]) -> Iterator[RawMessage]:

@@ -31,7 +31,7 @@ from watcher.folders import ListEntry
 from watcher.mail import adapter, answers, login, scanning
 from watcher.mail.answers import FolderScan, Part, RawMessage
 from watcher.mail.errors import translate_errors
-from watcher.mail.learned import NOTES, ServerNotes
+from watcher.mail.learned import NO_UIDNEXT, NOTES, ServerNotes
 from watcher.mail.pipeline import Answer, Pipeline
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,15 @@ class ImapSession:
     """A logged-in, read-only IMAP connection."""
 
     def __init__(
-        self, client: IMAPClient, imap: ImapConfig, listing: list[ListEntry] | None = None
+        self,
+        client: IMAPClient,
+        imap: ImapConfig,
+        listing: list[ListEntry] | None = None,
+        notes: ServerNotes = NOTES,
     ) -> None:
         self.client = client
         self.config = imap
+        self.notes = notes  # what this server was seen to do wrong (watcher.mail.learned)
         self._interrupted = False
         self._listing = listing  # LIST's answer, read along with LOGIN's
         self.selected: str | None = None
@@ -64,7 +69,7 @@ class ImapSession:
     def open(cls, imap: ImapConfig, password: str, notes: ServerNotes = NOTES) -> ImapSession:
         """Connect, log in and list the folders (LOGIN and LIST in one write where the
         server allows it)."""
-        return cls._open(imap, lambda client: login.login(client, imap, password, notes))
+        return cls._open(imap, lambda client: login.login(client, imap, password, notes), notes)
 
     @classmethod
     def open_oauth(cls, imap: ImapConfig, token: str) -> ImapSession:
@@ -73,7 +78,10 @@ class ImapSession:
 
     @classmethod
     def _open(
-        cls, imap: ImapConfig, sign_in: Callable[[IMAPClient], list[ListEntry]]
+        cls,
+        imap: ImapConfig,
+        sign_in: Callable[[IMAPClient], list[ListEntry]],
+        notes: ServerNotes = NOTES,
     ) -> ImapSession:
         with translate_errors(imap):
             client = login.connect(imap)
@@ -86,7 +94,7 @@ class ImapSession:
                 login.drop(client)
                 raise
         log.info("logged in to %s:%s as %s", imap.host, imap.port, imap.username)
-        return cls(client, imap, listing)
+        return cls(client, imap, listing, notes)
 
     @contextmanager
     def guard(self) -> Iterator[None]:
@@ -131,16 +139,45 @@ class ImapSession:
             return answers.listing(self.client.list_folders())
 
     def examine(self, folder: str) -> dict[bytes, Any]:
-        """Open ``folder`` read-only (EXAMINE); UIDNEXT from STATUS if EXAMINE lacked it."""
+        """Open ``folder`` read-only (EXAMINE), with its UIDNEXT even where EXAMINE lacks it.
+
+        On a server known to leave it out (:data:`~watcher.mail.learned.NO_UIDNEXT`),
+        STATUS goes first in the same write: its UIDNEXT is a lower bound. The first
+        time, STATUS follows (one round trip more, once per server) and a mail that
+        arrived in between is allowed for by the message count.
+        """
+        name = adapter.normalise_folder(self.client, folder)
+        status_first = self.notes.knows(self.config, NO_UIDNEXT)
         with self.guard():
             self.leave_idle()
-            info: dict[bytes, Any] = self.client.select_folder(folder, readonly=True)
-        self.selected = folder
-        self._validity[folder] = answers.number(info, b"UIDVALIDITY")
+            pipe = self.pipeline()
+            if status_first:
+                pipe.add("STATUS", name, "(UIDNEXT)")
+            pipe.add("EXAMINE", name)
+            pending = pipe.run()
+            before = answers.status_uidnext(next(pending)) if status_first else 0
+            info = self.examined(folder, next(pending))
         self._exists = answers.number(info, b"EXISTS")  # the base: only growth from here is news
         if not answers.number(info, b"UIDNEXT"):
-            info[b"UIDNEXT"] = self.uidnext_by_status([folder]).get(folder, 0)
+            info[b"UIDNEXT"] = before if status_first else self._uidnext_after(folder, name)
         return info
+
+    def _uidnext_after(self, folder: str, name: str | bytes) -> int:
+        """UIDNEXT by STATUS after an EXAMINE that lacked it; noted for next time.
+
+        Mail that arrived between the two has UIDs below STATUS's UIDNEXT: one
+        UID per message more than EXAMINE counted is taken off (a lower bound
+        unless such a mail was also deleted within that moment).
+        """
+        self.notes.note(self.config, NO_UIDNEXT)
+        log.info("%s: EXAMINE gave no UIDNEXT; asking with STATUS from now on", folder)
+        pipe = self.pipeline()
+        pipe.add("STATUS", name, "(UIDNEXT MESSAGES)")
+        with self.guard():
+            answer = next(pipe.run())
+        uidnext = answers.status_uidnext(answer)
+        arrived = max(0, answers.status_number(answer, b"MESSAGES") - (self._exists or 0))
+        return max(0, uidnext - arrived) if uidnext else 0
 
     def reopen(self, folder: str) -> None:
         """EXAMINE ``folder`` unless it is the selected one already."""
@@ -157,26 +194,6 @@ class ImapSession:
         info = adapter.select_info(self.client, answer.untagged)
         self._validity[folder] = answers.number(info, b"UIDVALIDITY")
         return info
-
-    def uidnext_by_status(self, folders: Sequence[str]) -> dict[str, int]:
-        """UIDNEXT of folders whose EXAMINE did not give it (Courier), in one write.
-
-        RFC 3501 requires it in EXAMINE's answer; without it, a waiting command
-        could not tell new mail from old. A folder STATUS cannot answer for
-        stays 0 (unknown: everything in it counts as new).
-        """
-        pipe = self.pipeline()
-        for folder in folders:
-            pipe.add("STATUS", adapter.normalise_folder(self.client, folder), "(UIDNEXT)")
-        found: dict[str, int] = {}
-        with self.guard():
-            for folder, answer in zip(folders, pipe.run(), strict=True):
-                status = answers.status_uidnext(answer)
-                if status:
-                    found[folder] = status
-                else:
-                    log.info("%s: the server gave no UIDNEXT, not even to STATUS", folder)
-        return found
 
     def pipeline(self) -> Pipeline:
         """A pipeline on this connection; if IDLE is still running, its DONE goes first,
@@ -199,14 +216,23 @@ class ImapSession:
         )
 
     def _note(self, responses: Iterable[Any]) -> None:
-        """Note the EXISTS among imapclient-parsed untagged responses (``(n, b"EXISTS")``)."""
+        """Note EXISTS and EXPUNGE among imapclient-parsed untagged responses."""
         for r in responses:
             if isinstance(r, tuple) and len(r) >= 2 and r[1] == b"EXISTS":
                 self._note_exists(r[0])
+            elif isinstance(r, tuple) and len(r) >= 2 and r[1] == b"EXPUNGE":
+                self._note_expunged(1)
 
     def _note_answer(self, answer: Answer) -> None:
+        self._note_expunged(len(answer.untagged.get("EXPUNGE", [])))
         for count in answer.untagged.get("EXISTS", []):
             self._note_exists(count, examined=answer.name == "EXAMINE")
+
+    def _note_expunged(self, count: int) -> None:
+        """Another client deleted mail: the count is lower now, so the next EXISTS above
+        it is an arrival (without this, it would equal the old count and go unnoticed)."""
+        if count and self._exists is not None:
+            self._exists = max(0, self._exists - count)
 
     def _note_exists(self, count: object, *, examined: bool = False) -> None:
         """A new count: more than before is an arrival; EXAMINE's count only sets the base.
@@ -226,7 +252,9 @@ class ImapSession:
     def note_leftovers(self) -> None:
         """EXISTS that imapclient left among imaplib's untagged responses (after a command
         sent outside a pipeline): noted now, before a pipeline clears them."""
-        for count in adapter.imap_of(self.client).untagged_responses.pop("EXISTS", []):
+        untagged = adapter.imap_of(self.client).untagged_responses
+        self._note_expunged(len(untagged.pop("EXPUNGE", [])))
+        for count in untagged.pop("EXISTS", []):
             self._note_exists(count)
 
     def leave_idle(self) -> None:
@@ -262,7 +290,11 @@ class ImapSession:
                 # DONE would only wait for the same broken server a second time.
                 if self._interrupted:
                     return changed
+                seen = self.arrivals
                 self._done_within(min(PROBE_SECONDS, self.config.timeout_seconds))
+                # DONE's answer may announce a mail (one that arrived while DONE was on its
+                # way, or a server that reports new mail only when IDLE ends: Courier polls).
+                changed = changed or self.arrivals != seen
                 if changed or time.monotonic() >= deadline:
                     return changed
 
