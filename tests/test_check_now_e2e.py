@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -346,3 +349,176 @@ def test_a_reset_without_a_readable_date_header_is_still_found(
     )
     assert code == 0, err
     assert [x["url"] for x in data["current"]] == [url("no-date")]
+
+
+# --- --open, --copy and --user (issue 14) ----------------------------------------------
+
+
+def browser_script(tmp_path: Path) -> tuple[Path, Path]:
+    """A stand-in browser for ``BROWSER``: it writes the address it was given to a file."""
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > "{opened}"\n')
+    browser.chmod(0o755)
+    return browser, opened
+
+
+def open_copy_env(populated: Dovecot, display: dict[str, str], browser: Path) -> dict[str, str]:
+    return {
+        **display,
+        "SECOP_WATCHER_PASSWORD": populated.password("jperez"),
+        "BROWSER": str(browser),
+    }
+
+
+def test_open_and_copy_the_link_of_the_user_named_case_insensitively(
+    populated: Dovecot, notification_server: object, tmp_path: Path
+) -> None:
+    from tests.notifyserver import clipboard_text
+
+    cfg = write_config(tmp_path / "c.toml", populated)
+    browser, opened = browser_script(tmp_path)
+    env = open_copy_env(populated, notification_server.env, browser)  # type: ignore[attr-defined]
+    done = run(
+        "--config", str(cfg), "check-now", "--open", "--copy", "--user", "MGomez",
+        env=env, stdin="",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert opened.read_text() == url("mg-new")
+    assert clipboard_text(env) == url("mg-new")
+    lines = done.stdout.splitlines()
+    assert lines[-2:] == ["Abierto en su navegador.", "Copiado al portapapeles."]
+    assert "Enlace vigente para el usuario jperez:" in done.stdout  # the report is all there
+
+
+def test_json_stays_one_object_and_the_notes_go_to_stderr(
+    populated: Dovecot, notification_server: object, tmp_path: Path
+) -> None:
+    from tests.notifyserver import clipboard_text
+
+    cfg = write_config(tmp_path / "c.toml", populated)
+    browser, _opened = browser_script(tmp_path)
+    env = open_copy_env(populated, notification_server.env, browser)  # type: ignore[attr-defined]
+    done = run(
+        "--config", str(cfg), "check-now", "--json", "--copy", "--user", "jperez",
+        env=env, stdin="",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {x["username"] for x in json.loads(done.stdout)["current"]} == {"jperez", "mgomez"}
+    assert "Copiado al portapapeles." in done.stderr
+    assert clipboard_text(env) == url("jp-new")
+
+
+def test_unknown_user_is_one_line_naming_the_users_and_exit_11(
+    populated: Dovecot, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path / "c.toml", populated)
+    browser, opened = browser_script(tmp_path)
+    env = open_copy_env(populated, {"DISPLAY": ":99"}, browser)
+    done = run("--config", str(cfg), "check-now", "--open", "--user", "lgarcia", env=env)
+    assert done.returncode == 11, done.stderr
+    [line] = [x for x in done.stdout.splitlines() if "lgarcia»" in x]
+    assert re.fullmatch(
+        r"No hay enlace vigente para el usuario «lgarcia»; los usuarios con enlace vigente "
+        r"son: (jperez, mgomez|mgomez, jperez)\. No se abrió ni se copió nada\.",
+        line,
+    ), line
+    assert not opened.exists()
+
+
+def test_several_users_and_no_terminal_does_nothing_and_says_so(
+    populated: Dovecot, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path / "c.toml", populated)
+    browser, opened = browser_script(tmp_path)
+    env = open_copy_env(populated, {"DISPLAY": ":99", "LANG": "en_US.UTF-8"}, browser)
+    done = run("--config", str(cfg), "check-now", "--open", env=env, stdin="")
+    assert done.returncode == 11, done.stderr
+    assert "no terminal to ask which one: name it with --user NAME" in done.stdout
+    assert "Nothing was opened or copied." in done.stdout
+    assert not opened.exists()
+    assert "Opened in your browser" not in done.stdout
+
+
+def test_several_users_on_a_terminal_are_asked_which_one(
+    populated: Dovecot, tmp_path: Path
+) -> None:
+    import pexpect
+
+    from tests.cliutil import executable
+
+    cfg = write_config(tmp_path / "c.toml", populated)
+    browser, opened = browser_script(tmp_path)
+    env = {**os.environ, **open_copy_env(populated, {"DISPLAY": ":99"}, browser)}
+    child = pexpect.spawn(
+        executable(), ["--config", str(cfg), "check-now", "--open"], env=env,
+        encoding="utf-8", timeout=30,
+    )  # fmt: skip
+    try:
+        child.expect("Hay enlaces vigentes para varios usuarios de SECOP:")
+        child.expect(r"¿Cuál usar\? Escriba el número \(Enter: ninguno\): ")
+        menu = child.before
+        number = re.search(r"(\d)\) mgomez: llegó .* a la carpeta INBOX", menu)
+        assert number, menu
+        child.sendline("7")  # a typo: asked again, nothing opened
+        child.expect("Escriba un número del 1 al 2, o solo Enter para ninguno.")
+        child.expect(r"¿Cuál usar\?")
+        child.sendline(number.group(1))
+        child.expect("Abierto en su navegador.")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    assert opened.read_text() == url("mg-new")
+
+
+def test_enter_on_the_terminal_means_none(populated: Dovecot, tmp_path: Path) -> None:
+    import pexpect
+
+    from tests.cliutil import executable
+
+    cfg = write_config(tmp_path / "c.toml", populated)
+    browser, opened = browser_script(tmp_path)
+    env = {**os.environ, **open_copy_env(populated, {"DISPLAY": ":99"}, browser)}
+    child = pexpect.spawn(
+        executable(), ["--config", str(cfg), "check-now", "--copy"], env=env,
+        encoding="utf-8", timeout=30,
+    )  # fmt: skip
+    try:
+        child.expect(r"¿Cuál usar\?")
+        child.sendline("")
+        child.expect("No se abrió ni se copió ningún enlace.")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    assert not opened.exists()
+
+
+def test_one_current_link_needs_no_user_and_no_display_is_said_plainly(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    dovecot.append(
+        "jperez", "INBOX", mf.reset_mail("jperez", url("only"), date=ago(minutes=4)),
+        date=ago(minutes=4),
+    )  # fmt: skip
+    cfg = write_config(tmp_path / "c.toml", dovecot)
+    env = {
+        "SECOP_WATCHER_PASSWORD": dovecot.password("jperez"),
+        "DISPLAY": "",
+        "WAYLAND_DISPLAY": "",
+        "BROWSER": "",
+    }
+    done = run("--config", str(cfg), "check-now", "--open", "--copy", env=env, stdin="")
+    assert done.returncode == 0, done.stderr
+    assert f"  {url('only')}\n" in done.stdout
+    assert "No se abrió el navegador: esta sesión no tiene pantalla gráfica" in done.stdout
+    assert "No se copió: esta sesión no tiene pantalla gráfica" in done.stdout
+    assert "Abierto en su navegador" not in done.stdout
+    assert "xclip" not in done.stdout + done.stderr  # no display: no tool is to blame
+
+
+def test_user_without_open_or_copy_is_a_usage_error(tmp_path: Path) -> None:
+    done = run("check-now", "--user", "jperez")
+    assert done.returncode == 2
+    assert "--user elige qué enlace abrir o copiar: úselo con --open o --copy." in done.stderr

@@ -59,8 +59,8 @@ def test_no_secret_leaks_from_any_command(
         (["wait", "--since", since, "--timeout", "0.2", "--json"], None, env, 0),
         (["parse", str(eml)], None, env, 0),
         (["parse", "--json", str(eml)], None, env, 0),
-        (["doctor"], None, env, 1),  # the login service cannot run in this container
-        (["doctor", "--json"], None, env, 1),
+        (["doctor"], None, env, 0),  # mail works; the login service here is only ⚠
+        (["doctor", "--json"], None, env, 0),
         (["service", "install"], None, env, 1),  # written, not activated: no user bus
         (["service", "status", "--json"], None, env, 1),
     ]

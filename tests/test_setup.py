@@ -110,21 +110,10 @@ def test_microsoft_accounts_are_told_plainly(isolated_env: Path) -> None:
     assert not (isolated_env / "config" / "config.toml").exists()
 
 
-def test_unknown_domain_asks_where_the_mailbox_is(isolated_env: Path) -> None:
-    # 2 = Microsoft 365 → Microsoft's sign-in, no password asked. Microsoft cannot be
-    # reached from the tests: one clear message, nothing written.
-    done = run("setup", "--email", "jperez@entidad.gov.co", stdin="2\n")
-    assert "¿Dónde está este correo?" in done.stdout
-    assert "Contraseña" not in done.stdout
-    assert done.returncode == 6, done.stderr
-    assert "login.microsoftonline.com" in done.stderr and "Traceback" not in done.stderr
-    assert not (isolated_env / "config" / "config.toml").exists()
-
-
 def test_gmail_is_recognised_and_app_password_explained(isolated_env: Path) -> None:
     # An empty password stops setup before any connection is made.
     done = run("setup", "--email", "jperez@gmail.com", "--password-stdin", stdin="\n")
-    assert "Proveedor reconocido: Gmail / Google Workspace." in done.stdout
+    assert "Su correo es de Gmail / Google." in done.stdout
     assert "contraseña de aplicación" in done.stdout
     assert "myaccount.google.com/apppasswords" in done.stdout
     assert done.returncode == 4
@@ -186,3 +175,121 @@ def test_a_question_with_stdin_closed_is_a_usage_error(isolated_env: Path) -> No
     assert done.returncode == 2, done.stderr
     assert "la entrada estándar está cerrada" in done.stderr and "Traceback" not in done.stderr
     assert not (isolated_env / "config" / "config.toml").exists()
+
+
+def test_setup_force_edits_the_file_in_place_keeping_the_users_keys(
+    dovecot: Dovecot, isolated_env: Path
+) -> None:
+    """--force changes only what setup tested (server, user, certificate): the user's
+    password_command, other keys and comments stay, byte for byte."""
+    config_path = isolated_env / "config" / "config.toml"
+    password = dovecot.password("jperez")
+    mine = (
+        "# Mi configuración: no la borre\n"
+        "[imap]\n"
+        'host = "viejo.entidad.gov.co"  # el servidor de antes\n'
+        "port = 143\n"
+        'security = "starttls"\n'
+        'username = "jperez"\n'
+        f'password_command = ["/bin/echo", "{password}"]  # mi llavero\n'
+        "timeout_seconds = 12\n"
+        "\n"
+        "[watch]\n"
+        "lookback_days = 3  # tres días\n"
+    )
+    config_path.write_text(mine)
+    done = run(*setup_args(dovecot, "--force"), stdin=password + "\n")
+    assert done.returncode == 0, done.stderr
+    text = config_path.read_text()
+    for kept in (
+        "# Mi configuración: no la borre\n",
+        "  # el servidor de antes\n",
+        f'password_command = ["/bin/echo", "{password}"]  # mi llavero\n',
+        "timeout_seconds = 12\n",
+        "lookback_days = 3  # tres días\n",
+    ):
+        assert kept in text
+    imap = tomllib.loads(text)["imap"]
+    assert (imap["host"], imap["port"], imap["security"], imap["ca_file"]) == (
+        dovecot.host,
+        dovecot.port_ssl,
+        "ssl",
+        str(dovecot.ca_file),
+    )
+    check = run("check-now", "--json")  # the password_command still works
+    assert check.returncode in (0, 1), check.stderr
+
+
+def test_setup_account_keeps_the_file_and_force_updates_that_account_only(
+    dovecot: Dovecot, isolated_env: Path
+) -> None:
+    config_path = isolated_env / "config" / "config.toml"
+    mine = (
+        "# dos buzones\n"
+        "[accounts.casa]  # el personal\n"
+        'host = "imap.gmail.com"\n'
+        'username = "yo@gmail.com"\n'
+        'password_command = "pass show gmail"\n'
+        "\n"
+        "[accounts.trabajo]\n"
+        'host = "viejo.entidad.gov.co"\n'
+        'username = "jperez"\n'
+        'password_command = "pass show trabajo"  # el de la entidad\n'
+    )
+    config_path.write_text(mine)
+    refused = run(*setup_args(dovecot, "--account", "trabajo"), stdin="x\n")
+    assert refused.returncode == 3 and config_path.read_text() == mine
+    done = run(
+        *setup_args(dovecot, "--account", "trabajo", "--force"),
+        stdin=dovecot.password("jperez") + "\n",
+    )
+    assert done.returncode == 0, done.stderr
+    text = config_path.read_text()
+    assert text.startswith("# dos buzones\n[accounts.casa]  # el personal\n")
+    assert 'password_command = "pass show trabajo"  # el de la entidad\n' in text
+    data = tomllib.loads(text)
+    assert data["accounts"]["casa"] == {
+        "host": "imap.gmail.com",
+        "username": "yo@gmail.com",
+        "password_command": "pass show gmail",
+    }
+    assert data["accounts"]["trabajo"]["host"] == dovecot.host
+    assert data["accounts"]["trabajo"]["port"] == dovecot.port_ssl
+
+
+def test_setup_force_on_several_accounts_asks_which(dovecot: Dovecot, isolated_env: Path) -> None:
+    config_path = isolated_env / "config" / "config.toml"
+    mine = '[accounts.casa]\nhost = "imap.gmail.com"\nusername = "yo@gmail.com"\n'
+    config_path.write_text(mine)
+    done = run(*setup_args(dovecot, "--force"), stdin="x\n")
+    assert done.returncode == 3
+    assert "--account NOMBRE" in done.stderr
+    assert config_path.read_text() == mine
+
+
+def test_setup_force_on_a_broken_file_keeps_it_beside(dovecot: Dovecot, isolated_env: Path) -> None:
+    config_path = isolated_env / "config" / "config.toml"
+    broken = '[imap]\nca_file = "C:\\Users\\ana"x\n'
+    config_path.write_text(broken)
+    done = run(*setup_args(dovecot, "--force"), stdin=dovecot.password("jperez") + "\n")
+    assert done.returncode == 0, done.stderr
+    assert (isolated_env / "config" / "config.toml.bak").read_text() == broken
+    assert tomllib.loads(config_path.read_text())["imap"]["host"] == dovecot.host
+
+
+def test_setup_scripted_failures_name_the_options_not_the_file(
+    dovecot: Dovecot, isolated_env: Path
+) -> None:
+    args = [
+        a if a != str(dovecot.port_ssl) else str(dovecot.port_starttls) for a in setup_args(dovecot)
+    ]
+    done = run(*args, stdin=dovecot.password("jperez") + "\n")
+    assert done.returncode == 7, done.stderr
+    assert "--port" in done.stderr and "[imap]" not in done.stderr
+    assert not (isolated_env / "config" / "config.toml").exists()
+
+
+def test_a_malformed_email_option_is_refused(isolated_env: Path) -> None:
+    done = run("setup", "--email", "ana gomez@entidad.gov.co", "--host", "x.co", stdin="")
+    assert done.returncode == 2
+    assert "no lleva espacios" in done.stderr

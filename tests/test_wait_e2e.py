@@ -164,3 +164,54 @@ def test_unusable_timeout_is_a_usage_error(value: str, tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--timeout" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def wait_for_present_link(
+    server: Dovecot, tmp_path: Path, env: dict[str, str], *extra: str
+) -> tuple[int, str, str]:
+    """``wait --since`` a minute ago, with a link already there: it returns at once."""
+    now = datetime.now(UTC)
+    server.append("jperez", "INBOX", mf.reset_mail("jperez", mf.reset_url("w"), date=now), date=now)
+    cfg = write_config(tmp_path / "c.toml", server)
+    since = (now - timedelta(minutes=1)).isoformat()
+    done = run(
+        "--config", str(cfg), "wait", "--since", since, "--timeout", "0.2", *extra,
+        env={"SECOP_WATCHER_PASSWORD": server.password("jperez"), **env},
+    )  # fmt: skip
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_without_a_display_open_and_copy_say_so_and_blame_no_tool(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": "", "BROWSER": ""}
+    code, out, err = wait_for_present_link(dovecot, tmp_path, env, "--open", "--copy")
+    assert code == 0, err
+    assert f"  {mf.reset_url('w')}\n" in out  # the link is printed all the same
+    assert "No se abrió el navegador: esta sesión no tiene pantalla gráfica" in out
+    assert "No se copió: esta sesión no tiene pantalla gráfica" in out
+    assert "Abierto en su navegador" not in out
+    assert "Copiado" not in out
+    assert "xclip" not in out + err
+
+
+def test_with_a_display_but_no_browser_or_clipboard_tool_names_what_is_missing(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty-bin"  # no xdg-open, no xclip, xsel or wl-copy
+    empty.mkdir()
+    env = {"DISPLAY": ":99", "WAYLAND_DISPLAY": "", "BROWSER": "", "PATH": str(empty)}
+    env["LANG"] = "en_US.UTF-8"
+    code, out, err = wait_for_present_link(dovecot, tmp_path, env, "--open", "--copy")
+    assert code == 0, err
+    assert "Not opened: no working web browser was found on this computer." in out
+    assert "Not copied: the clipboard program is missing. Install one of: xclip, xsel" in out
+    assert "Opened in your browser" not in out
+
+
+def test_json_wait_keeps_stdout_one_object(dovecot: Dovecot, tmp_path: Path) -> None:
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": "", "BROWSER": ""}
+    code, out, err = wait_for_present_link(dovecot, tmp_path, env, "--json", "--copy")
+    assert code == 0, err
+    assert json.loads(out)["link"]["url"] == mf.reset_url("w")
+    assert "No se copió: esta sesión no tiene pantalla gráfica" in err

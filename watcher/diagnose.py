@@ -1,8 +1,13 @@
 """The checks behind ``secop-watcher doctor``: one checklist a help desk can ask for.
 
-Each line is ✓ or ✗ (or – when an earlier failure makes it pointless), with
-the fix when it fails. It never prints a secret: not the password, not a link.
-Each step runs on its own; a failing step never hides the lines before it.
+Each line is ✓, ✗, ⚠ (or – when an earlier failure makes it pointless), with
+the fix when it is not ✓. ✗ is kept for what stops mail from being checked
+(:data:`MAIL_CHECKS`: configuration, password or sign-in, DNS, TCP, TLS, IMAP
+login, folders); what depends on the desktop session or only on the service
+(keyring, IDLE, notifications, the login service, its last check) is at worst
+⚠. So exit 0 means "mail can be checked", also on a machine without a desktop.
+It never prints a secret: not the password, not a link. Each step runs on its
+own; a failing step never hides the lines before it.
 """
 
 from __future__ import annotations
@@ -34,13 +39,16 @@ from watcher.state import StateStore, state_file
 if TYPE_CHECKING:
     from watcher.notify.platforms import Probe
 
-OK, FAIL, SKIP = "ok", "fail", "skip"
+OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
+
+# The lines that say whether mail can be checked: only these can be ✗ (exit 1).
+MAIL_CHECKS = frozenset(("config", "password", "sign_in", "dns", "tcp", "tls", "login", "folders"))
 
 
 @dataclass
 class Line:
     check: str  # i18n key suffix: doctor.check.<check>
-    status: str  # ok | fail | skip
+    status: str  # ok | fail | warn | skip
     detail: str = ""
     fix: str = ""
     account: str = ""  # [accounts.NAME] the line is about ("" for the [imap] form)
@@ -54,7 +62,12 @@ class DoctorReport:
 
     @property
     def ok(self) -> bool:
+        """Mail can be checked: no ✗ line (⚠ lines do not count)."""
         return all(line.status != FAIL for line in self.lines)
+
+    @property
+    def warnings(self) -> int:
+        return sum(line.status == WARN for line in self.lines)
 
     @contextmanager
     def about(self, account: str) -> Iterator[None]:
@@ -66,6 +79,8 @@ class DoctorReport:
             self.account = ""
 
     def add(self, check: str, status: str, detail: str = "", fix: str = "") -> None:
+        if status == FAIL and check not in MAIL_CHECKS:  # it does not stop mail: ⚠
+            status = WARN
         self.lines.append(Line(check, status, detail, fix, self.account))
 
 
@@ -94,7 +109,8 @@ def _keyring(report: DoctorReport, config: Config | None, lang: str) -> None:
         report.add("keyring", OK, name)
     else:
         user = config.imap.username if config else "-"
-        report.add("keyring", FAIL, name, i18n.t("error.no_keyring", lang, username=user))
+        # ⚠: the password may come from elsewhere; if it came from here, "password" is ✗.
+        report.add("keyring", WARN, name, i18n.t("error.no_keyring", lang, username=user))
 
 
 def _skip(report: DoctorReport, *checks: str) -> None:
@@ -261,12 +277,12 @@ def _idle(session: ImapSession, report: DoctorReport, lang: str) -> None:
     try:
         supported = session.supports_idle()
     except UserError as e:
-        report.add("idle", FAIL, "", i18n.error_text(e, lang))
+        report.add("idle", WARN, "", i18n.error_text(e, lang))
         return
     if supported:
         report.add("idle", OK, "IDLE")
     else:
-        report.add("idle", FAIL, "", i18n.t("doctor.no_idle", lang))
+        report.add("idle", WARN, "", i18n.t("doctor.no_idle", lang))
 
 
 # The notification line's sentences on Windows and macOS (Spanish, English).
@@ -300,7 +316,7 @@ def _notifications(
     if result.problem not in ("no_bundle", "denied", "no_osascript"):
         otherwise = i18n.t("doctor.notify.otherwise", lang)
         fix += " " + otherwise if fix else otherwise
-    report.add("notifications", FAIL, detail, fix)
+    report.add("notifications", WARN, detail, fix)
 
 
 def _probe(platform: str) -> Probe:
@@ -323,7 +339,7 @@ def _dbus_notifications(report: DoctorReport, lang: str) -> None:
     try:
         name = notification_server_name()
     except (OSError, TimeoutError, ValueError, RuntimeError, DBusError) as e:
-        report.add("notifications", FAIL, type(e).__name__, i18n.t("doctor.no_notify", lang))
+        report.add("notifications", WARN, type(e).__name__, i18n.t("doctor.no_notify", lang))
         return
     report.add("notifications", OK, name)
 
@@ -360,24 +376,25 @@ def notification_server_name(timeout: float = 3.0) -> str:
 
 
 def _service(report: DoctorReport, lang: str) -> None:
+    """The login service, in the very words of ``service status`` (its state line)."""
     from watcher.install import control as service
+    from watcher.install.render import SERVICE_MANAGERS, state_line
 
     try:
         status = service.status(service.Host.current()).data
     except UserError as e:
-        report.add("service", FAIL, "", i18n.error_text(e, lang))
+        report.add("service", WARN, "", i18n.error_text(e, lang))
         return
+    state = f"{status.path} — {state_line(status, lang)}"
     if status.ok:
-        report.add("service", OK, status.path)
-    elif status.installed:
-        report.add(
-            "service",
-            FAIL,
-            f"{status.path}: {status.running}",
-            i18n.t("doctor.service_not_running", lang),
-        )
+        report.add("service", OK, state)
+    elif not status.installed:
+        report.add("service", WARN, "", i18n.t("doctor.service_missing", lang))
+    elif status.running == "unknown":
+        manager = SERVICE_MANAGERS.get(status.platform, status.platform)
+        report.add("service", WARN, state, i18n.t("doctor.service_unknown", lang, manager=manager))
     else:
-        report.add("service", FAIL, "", i18n.t("doctor.service_missing", lang))
+        report.add("service", WARN, state, i18n.t("doctor.service_not_running", lang))
 
 
 def _last_check(report: DoctorReport, account: str, lang: str) -> None:
@@ -385,7 +402,7 @@ def _last_check(report: DoctorReport, account: str, lang: str) -> None:
     if state.last_error:
         report.add(
             "last_check",
-            FAIL,
+            WARN,
             state.last_success or "-",
             f"{state.last_error.get('at', '')}: {state.last_error.get('message', '')}",
         )
@@ -395,7 +412,7 @@ def _last_check(report: DoctorReport, account: str, lang: str) -> None:
         report.add("last_check", SKIP, i18n.t("doctor.never", lang))
 
 
-MARKS = {OK: "✓", FAIL: "✗", SKIP: "–"}
+MARKS = {OK: "✓", FAIL: "✗", WARN: "⚠", SKIP: "–"}
 
 
 @render.render.register
@@ -403,7 +420,8 @@ def _(data: DoctorReport, *, as_json: bool, lang: str, config: Config | None) ->
     if as_json:
         return json.dumps(
             {
-                "ok": data.ok,
+                "ok": data.ok,  # mail can be checked (exit 0); "warn" lines do not count
+                "warnings": data.warnings,
                 "checked_at": render.iso(data.checked_at),
                 "checks": [asdict(line) for line in data.lines],
             },
@@ -421,6 +439,8 @@ def _(data: DoctorReport, *, as_json: bool, lang: str, config: Config | None) ->
             else (f"{MARKS[line.status]} {label}")
         )
         out.append(text)
-        if line.status == FAIL and line.fix:
+        if line.status in (FAIL, WARN) and line.fix:
             out += [f"    → {part}" for part in line.fix.splitlines()]
+    summary = "ok" if data.ok and not data.warnings else "warn" if data.ok else "fail"
+    out.append(i18n.t(f"doctor.summary.{summary}", lang))
     return "\n".join(out)

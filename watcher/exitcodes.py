@@ -19,5 +19,7 @@ class ExitCode(IntEnum):
     PROTOCOL = 8  # the server answered something the watcher cannot use
     INPUT = 9  # a file given on the command line cannot be read
     UNSUPPORTED = 10  # the account cannot be used this way (e.g. Microsoft needs OAuth2)
+    NO_CHOICE = 11  # check-now --open/--copy: --user names no user with a current link, or
+    # several users have one and there is no terminal to ask which (nothing opened or copied)
     INTERNAL = 70  # a bug in secop-watcher (EX_SOFTWARE); the log has the details
     INTERRUPTED = 130  # Ctrl-C

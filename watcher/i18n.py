@@ -616,10 +616,94 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "wait.opened": ("Abierto en su navegador.", "Opened in your browser."),
     "wait.copied": ("Copiado al portapapeles.", "Copied to the clipboard."),
-    "wait.copy_failed": (
-        "No se pudo copiar al portapapeles (instale xclip, xsel o wl-clipboard).",
-        "Could not copy to the clipboard (install xclip, xsel or wl-clipboard).",
+    # --- --open / --copy, check-now's choice, doctor's warnings (issue 14) ----------
+    "open.no_display": (
+        "No se abrió el navegador: esta sesión no tiene pantalla gráfica (ni DISPLAY ni "
+        "WAYLAND_DISPLAY). Abra el enlace de arriba en el navegador de su equipo.",
+        "The browser was not opened: this session has no graphical display (neither DISPLAY "
+        "nor WAYLAND_DISPLAY). Open the link above in your computer's browser.",
     ),
+    "open.no_browser": (
+        "No se abrió: no se encontró ningún navegador que funcione en este equipo. Copie el "
+        "enlace de arriba en su navegador (o indique uno con la variable BROWSER).",
+        "Not opened: no working web browser was found on this computer. Copy the link above "
+        "into your browser (or name one in the BROWSER variable).",
+    ),
+    "copy.no_display": (
+        "No se copió: esta sesión no tiene pantalla gráfica (ni DISPLAY ni WAYLAND_DISPLAY), "
+        "y el portapapeles es de la sesión gráfica. Seleccione el enlace de arriba y cópielo.",
+        "Not copied: this session has no graphical display (neither DISPLAY nor "
+        "WAYLAND_DISPLAY), and the clipboard belongs to the graphical session. Select the "
+        "link above and copy it.",
+    ),
+    "copy.no_tool": (
+        "No se copió: falta el programa del portapapeles. Instale uno de estos: {install} "
+        "(p. ej. «sudo apt install xclip»), o seleccione el enlace de arriba y cópielo.",
+        "Not copied: the clipboard program is missing. Install one of: {install} (e.g. "
+        '"sudo apt install xclip"), or select the link above and copy it.',
+    ),
+    "copy.failed": (
+        "No se copió: {tool} falló ({reason}). Seleccione el enlace de arriba y cópielo.",
+        "Not copied: {tool} failed ({reason}). Select the link above and copy it.",
+    ),
+    "choose.header": (
+        "Hay enlaces vigentes para varios usuarios de SECOP:",
+        "There are current links for several SECOP users:",
+    ),
+    "choose.item": (
+        "  {n}) {user}{account}: llegó {when} a la carpeta {folder}",
+        "  {n}) {user}{account}: arrived {when} in folder {folder}",
+    ),
+    "choose.account": (" (cuenta «{name}»)", ' (account "{name}")'),
+    "choose.ask": (
+        "¿Cuál usar? Escriba el número (Enter: ninguno): ",
+        "Which one? Type its number (Enter: none): ",
+    ),
+    "choose.again": (
+        "Escriba un número del 1 al {count}, o solo Enter para ninguno.",
+        "Type a number from 1 to {count}, or just Enter for none.",
+    ),
+    "choose.none": (
+        "No se abrió ni se copió ningún enlace.",
+        "No link was opened or copied.",
+    ),
+    "choose.not_a_terminal": (
+        "Hay enlaces vigentes para varios usuarios de SECOP ({users}) y no hay una terminal "
+        "para preguntar cuál: indíquelo con --user NOMBRE. No se abrió ni se copió nada.",
+        "There are current links for several SECOP users ({users}) and no terminal to ask "
+        "which one: name it with --user NAME. Nothing was opened or copied.",
+    ),
+    "choose.unknown_user": (
+        "No hay enlace vigente para el usuario «{user}»; los usuarios con enlace vigente "
+        "son: {users}. No se abrió ni se copió nada.",
+        'There is no current link for user "{user}"; the users with a current link are: '
+        "{users}. Nothing was opened or copied.",
+    ),
+    "choose.user_needs_action": (
+        "--user elige qué enlace abrir o copiar: úselo con --open o --copy.",
+        "--user picks which link to open or copy: use it with --open or --copy.",
+    ),
+    "doctor.service_unknown": (
+        "Está instalado, pero aquí no se puede preguntar a {manager} si está en marcha (¿sin "
+        "sesión de escritorio?). Compruébelo desde su sesión con «secop-watcher service status».",
+        "It is installed, but {manager} cannot be asked here whether it runs (no desktop "
+        'session?). Check it from your session with "secop-watcher service status".',
+    ),
+    "doctor.summary.ok": (
+        "Resultado: el correo se puede revisar.",
+        "Result: mail can be checked.",
+    ),
+    "doctor.summary.warn": (
+        "Resultado: el correo se puede revisar. Las líneas con ⚠ no lo impiden, pero "
+        "conviene atenderlas (avisos en el escritorio, servicio de sesión).",
+        "Result: mail can be checked. The lines marked ⚠ do not stop it, but deserve a look "
+        "(desktop notifications, login service).",
+    ),
+    "doctor.summary.fail": (
+        "Resultado: el correo NO se puede revisar; corrija primero las líneas con ✗.",
+        "Result: mail can NOT be checked; fix the lines marked ✗ first.",
+    ),
+    # --- end of issue 14's block ------------------------------------------------------
     "wait.bad_since": (
         "--since debe ser una hora (HH:MM) o una fecha ISO 8601, no «{value}».",
         '--since must be a time (HH:MM) or an ISO 8601 date, not "{value}".',
@@ -699,24 +783,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "(secop-watcher setup), password_command or SECOP_WATCHER_PASSWORD",
     ),
     # --- setup ---------------------------------------------------------------
-    "setup.email": ("Correo electrónico: ", "E-mail address: "),
-    "setup.provider": ("Proveedor reconocido: {name}.", "Provider recognised: {name}."),
-    "setup.ask_kind": (
-        "¿Dónde está este correo? 1) Google Workspace  2) Microsoft 365  3) otro servidor "
-        "IMAP [3]: ",
-        "Where is this mailbox? 1) Google Workspace  2) Microsoft 365  3) another IMAP "
-        "server [3]: ",
-    ),
-    "setup.host": ("Servidor IMAP: ", "IMAP server: "),
-    "setup.security": (
-        "Seguridad: 1) SSL/TLS, puerto 993  2) STARTTLS, puerto 143 [1]: ",
-        "Security: 1) SSL/TLS, port 993  2) STARTTLS, port 143 [1]: ",
-    ),
-    "setup.app_password": (
-        "{name} exige una «contraseña de aplicación» (requiere verificación en dos pasos): {url}",
-        '{name} requires an "app password" (needs 2-step verification): {url}',
-    ),
-    "setup.password": ("Contraseña (no se muestra): ", "Password (not shown): "),
     "setup.trying": (
         "Probando el inicio de sesión en {host}:{port}…",
         "Trying to log in to {host}:{port}…",
@@ -743,6 +809,229 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "setup.next": (
         "Listo. Pruebe ahora: secop-watcher check-now",
         "Done. Try it now: secop-watcher check-now",
+    ),
+    # --- setup: the wizard (watcher/setupwizard.py) and discovery (watcher/discover.py) ---
+    "setup.welcome": (
+        "Vamos a configurar secop-watcher para que revise su correo. Solo necesita su correo "
+        "electrónico y su contraseña.",
+        "Let us set up secop-watcher to check your mail. All you need is your e-mail "
+        "address and its password.",
+    ),
+    "setup.ask.email": (
+        "Su correo electrónico (p. ej. ana.gomez@entidad.gov.co): ",
+        "Your e-mail address (e.g. ana.gomez@entidad.gov.co): ",
+    ),
+    "setup.again": ("{reason} Inténtelo de nuevo.", "{reason} Please try again."),
+    "setup.why.empty": ("No escribió nada.", "Nothing was typed."),
+    "setup.why.address_space": (
+        "El correo no lleva espacios.",
+        "An e-mail address has no spaces.",
+    ),
+    "setup.why.address_at": (
+        "El correo lleva una sola @, como en ana.gomez@entidad.gov.co.",
+        "An e-mail address has exactly one @, as in ana.gomez@entidad.gov.co.",
+    ),
+    "setup.why.address_domain": (
+        "Después de la @ va el dominio completo, como entidad.gov.co.",
+        "After the @ comes the whole domain, such as entidad.gov.co.",
+    ),
+    "setup.why.host_form": (
+        "Escriba solo el nombre del servidor, sin https:// ni espacios, como "
+        "correo.entidad.gov.co.",
+        "Type only the server's name, without https:// or spaces, such as mail.entidad.gov.co.",
+    ),
+    "setup.why.port": (
+        "El puerto es un número del 1 al 65535 (casi siempre 993).",
+        "The port is a number from 1 to 65535 (almost always 993).",
+    ),
+    "setup.why.menu": ("Escriba solo el número de una opción.", "Type only an option's number."),
+    "setup.why.username_space": ("El usuario no lleva espacios.", "A user name has no spaces."),
+    "setup.why.no_file": (
+        "No se encontró ese archivo (puede arrastrarlo a esta ventana).",
+        "That file was not found (you may drag it onto this window).",
+    ),
+    "setup.why.empty_password": (
+        "La contraseña está vacía.",
+        "The password is empty.",
+    ),
+    "setup.bad_email_option": ("--email: {reason}", "--email: {reason}"),
+    "setup.provider.gmail": ("Gmail / Google", "Gmail / Google"),
+    "setup.provider.microsoft": (
+        "Outlook, Hotmail o Microsoft 365",
+        "Outlook, Hotmail or Microsoft 365",
+    ),
+    "setup.provider.yahoo": ("Yahoo", "Yahoo"),
+    "setup.searching": (
+        "Buscando cómo conectarse al correo de {domain} (unos segundos)…",
+        "Looking for how to reach the mail of {domain} (a few seconds)…",
+    ),
+    "setup.found.domain": ("Su correo es de {name}.", "Your mail is with {name}."),
+    "setup.found.autoconfig": (
+        "Su entidad publica los datos de su correo: el servidor es {host}.",
+        "Your organisation publishes its mail settings: the server is {host}.",
+    ),
+    "setup.found.mx": (
+        "El correo de su entidad está en {name}.",
+        "Your organisation's mail is with {name}.",
+    ),
+    "setup.found.guess": (
+        "Se encontró el servidor de correo de su entidad: {host}.",
+        "Your organisation's mail server was found: {host}.",
+    ),
+    "setup.not_found": (
+        "No se pudo averiguar solo dónde está su correo. Una pregunta más:",
+        "Where your mail is could not be found out automatically. One more question:",
+    ),
+    "setup.not_found_scripted": (
+        "No se encontró el servidor de correo de {domain}. Indíquelo con --host (y, si no es "
+        "el 993 con conexión cifrada, --port y --security).",
+        "The mail server of {domain} was not found. Give it with --host (and, unless it is "
+        "993 with an encrypted connection, --port and --security).",
+    ),
+    "setup.ask.kind": (
+        "¿Quién le da el correo?\n  1) Gmail / Google\n  2) Outlook, Hotmail o Microsoft 365\n"
+        "  3) Yahoo\n  4) Otro: el de su entidad\nEscriba el número: ",
+        "Who provides your mail?\n  1) Gmail / Google\n  2) Outlook, Hotmail or Microsoft 365\n"
+        "  3) Yahoo\n  4) Another: your organisation's own\nType the number: ",
+    ),
+    "setup.ask.host": (
+        "Nombre del servidor de correo de su entidad (el que recibe el correo, p. ej. "
+        "correo.entidad.gov.co; si no lo sabe, pregúntele al área de sistemas de su entidad)"
+        " {current}: ",
+        "Name of your organisation's mail server (the one that receives mail, e.g. "
+        "mail.entidad.gov.co; if you do not know it, ask your IT department) {current}: ",
+    ),
+    "setup.probing": ("Probando {host}…", "Trying {host}…"),
+    "setup.probe_ok.ssl": (
+        "{host} responde con conexión cifrada (puerto {port}).",
+        "{host} answers with an encrypted connection (port {port}).",
+    ),
+    "setup.probe_ok.starttls": (
+        "{host} responde en el puerto {port} y cifra la conexión después de conectar (STARTTLS).",
+        "{host} answers on port {port} and encrypts the connection after connecting (STARTTLS).",
+    ),
+    "setup.probe_failed": (
+        "{host} no respondió en los puertos de siempre (993 y 143). Dos datos más; si no "
+        "los sabe, pregúntele al área de sistemas de su entidad.",
+        "{host} did not answer on the usual ports (993 and 143). Two more details; if you "
+        "do not know them, ask your IT department.",
+    ),
+    "setup.ask.security": (
+        "¿Cómo se cifra la conexión? (la contraseña nunca viaja sin cifrar)\n"
+        "  1) desde el primer momento: lo más común (SSL/TLS, puerto 993)\n"
+        "  2) después de conectar (STARTTLS, puerto 143)\nEscriba el número [1]: ",
+        "How is the connection encrypted? (the password never travels unencrypted)\n"
+        "  1) from the first moment: the most common (SSL/TLS, port 993)\n"
+        "  2) after connecting (STARTTLS, port 143)\nType the number [1]: ",
+    ),
+    "setup.ask.port": (
+        "Número de puerto del servidor [{default}]: ",
+        "Server port number [{default}]: ",
+    ),
+    "setup.app_password": (
+        "{name} exige una «contraseña de aplicación», no la de siempre (requiere la "
+        "verificación en dos pasos); créela aquí: {url}",
+        '{name} requires an "app password", not your usual one (needs 2-step '
+        "verification); create it here: {url}",
+    ),
+    "setup.microsoft_sign_in": (
+        "Con Microsoft no se escribe la contraseña aquí: usted entrará en la página de "
+        "Microsoft y secop-watcher solo recibe un permiso para leer el correo.",
+        "With Microsoft you do not type your password here: you sign in on Microsoft's page "
+        "and secop-watcher only gets a permission to read mail.",
+    ),
+    "setup.ask.password": (
+        "Contraseña de su correo (no se ve mientras la escribe): ",
+        "Your mail password (not shown while you type): ",
+    ),
+    "setup.ask.username": (
+        "Usuario con el que entra a su correo (a veces es solo la parte antes de la @): ",
+        "The user name you sign in to your mail with (sometimes only the part before the @): ",
+    ),
+    "setup.ask.ca_file": (
+        "Ruta del archivo del certificado (.pem, .crt o .cer): ",
+        "Path of the certificate file (.pem, .crt or .cer): ",
+    ),
+    "setup.fail.auth": (
+        "El servidor {host} no aceptó el usuario {username} con esa contraseña.",
+        "The server {host} did not accept the user {username} with that password.",
+    ),
+    "setup.menu.auth": (
+        "¿Qué quiere hacer?\n  1) escribir la contraseña otra vez\n  2) cambiar el usuario "
+        "(ahora: {username}) y la contraseña\n  3) salir sin guardar nada\nEscriba el número: ",
+        "What would you like to do?\n  1) type the password again\n  2) change the user name "
+        "(now: {username}) and the password\n  3) quit without saving\nType the number: ",
+    ),
+    "setup.fail.certificate": (
+        "El servidor {host} presentó un certificado que este equipo no reconoce ({reason}); "
+        "la contraseña no se envió. Si su entidad usa su propio certificado, pídale el "
+        "archivo al área de sistemas de su entidad.",
+        "The server {host} showed a certificate this computer does not recognise ({reason}); "
+        "the password was not sent. If your organisation uses its own certificate, ask your "
+        "IT department for the file.",
+    ),
+    "setup.menu.certificate": (
+        "¿Qué quiere hacer?\n  1) indicar el archivo del certificado\n  2) cambiar el "
+        "servidor\n  3) salir sin guardar nada\nEscriba el número: ",
+        "What would you like to do?\n  1) give the certificate file\n  2) change the "
+        "server\n  3) quit without saving\nType the number: ",
+    ),
+    "setup.fail.dns": (
+        "No se encontró el servidor {host}: revise cómo está escrito y que este equipo tenga "
+        "internet.",
+        "The server {host} was not found: check its spelling and that this computer is online.",
+    ),
+    "setup.fail.unreachable": (
+        "No se pudo conectar con {host} por el puerto {port}: quizás el puerto no es ese, o "
+        "la red de su entidad no deja salir a ese servidor.",
+        "Could not connect to {host} on port {port}: maybe that is not the port, or your "
+        "organisation's network does not let you reach that server.",
+    ),
+    "setup.fail.tls": (
+        "{host} respondió en el puerto {port}, pero no con la conexión cifrada elegida: el "
+        "puerto o la forma de cifrar no son los de su servidor.",
+        "{host} answered on port {port}, but not with the chosen encrypted connection: the "
+        "port or the kind of encryption is not your server's.",
+    ),
+    "setup.menu.connection": (
+        "¿Qué quiere hacer?\n  1) cambiar el servidor, el puerto o la forma de cifrar\n"
+        "  2) intentar otra vez igual\n  3) salir sin guardar nada\nEscriba el número: ",
+        "What would you like to do?\n  1) change the server, the port or the encryption\n"
+        "  2) try again as it is\n  3) quit without saving\nType the number: ",
+    ),
+    "setup.gave_up": (
+        "No se guardó nada. Cuando tenga el dato, vuelva a ejecutar «secop-watcher setup».",
+        'Nothing was saved. When you have the details, run "secop-watcher setup" again.',
+    ),
+    "setup.scripted.dns": (
+        "No se encontró el servidor {host}. Revise --host y la conexión a internet.",
+        "The server {host} was not found. Check --host and the internet connection.",
+    ),
+    "setup.scripted.unreachable": (
+        "No se pudo conectar con {host}:{port}. Revise --host, --port y --security.",
+        "Could not connect to {host}:{port}. Check --host, --port and --security.",
+    ),
+    "setup.scripted.tls": (
+        "La conexión cifrada con {host}:{port} falló ({reason}). Revise --port y --security "
+        "(993 = ssl, 143 = starttls).",
+        "The encrypted connection to {host}:{port} failed ({reason}). Check --port and "
+        "--security (993 = ssl, 143 = starttls).",
+    ),
+    "setup.scripted.certificate": (
+        "El certificado de {host} no es de confianza ({reason}); no se envió la contraseña. "
+        "Si su entidad tiene su propia autoridad certificadora, indíquela con --ca-file.",
+        "The certificate of {host} is not trusted ({reason}); the password was not sent. If "
+        "your organisation has its own certificate authority, give it with --ca-file.",
+    ),
+    "setup.error_accounts_form": (
+        "La configuración {path} tiene varias cuentas ([accounts.NOMBRE]): diga cuál cambiar "
+        "con --account NOMBRE.",
+        "The configuration {path} has several accounts ([accounts.NAME]): say which one to "
+        "change with --account NAME.",
+    ),
+    "setup.backup": (
+        "La configuración anterior no se podía leer; quedó guardada en {path}.",
+        "The previous configuration could not be read; it was kept in {path}.",
     ),
     # --- notifications ---------------------------------------------------
     "notify.link.title": ("SECOP II: enlace para {user}", "SECOP II: link for {user}"),

@@ -30,6 +30,16 @@ class ParsedFiles:
     items: list[ParsedFile]
 
 
+@dataclass(frozen=True)
+class Noted:
+    """A command's result and what it did besides (``check-now --open``: "Abierto en su
+    navegador"). Text: the result, then the notes; JSON: the result alone (the CLI
+    writes the notes to stderr, so that stdout stays one JSON object)."""
+
+    data: object
+    notes: list[str]
+
+
 @singledispatch
 def render(data: object, *, as_json: bool, lang: str, config: Config | None) -> str:
     """Render a command's result; each result type registers its own renderer."""
@@ -48,6 +58,14 @@ def _(data: Report, *, as_json: bool, lang: str, config: Config | None) -> str:
 def _(data: ParsedFiles, *, as_json: bool, lang: str, config: Config | None) -> str:
     sender = config.watch.sender if config else DEFAULT_SENDER
     return parsed_json(data.items) if as_json else parsed_text(data.items, lang, sender=sender)
+
+
+@render.register
+def _(data: Noted, *, as_json: bool, lang: str, config: Config | None) -> str:
+    text = render(data.data, as_json=as_json, lang=lang, config=config)
+    if as_json or not data.notes:
+        return text
+    return "\n".join([text, *data.notes]) if text else "\n".join(data.notes)
 
 
 def iso(dt: datetime | None) -> str | None:

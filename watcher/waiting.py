@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 POLL_WITHOUT_IDLE = 5.0
 POLL_WITH_IDLE = 30.0
+JOIN_SECONDS = 3.0  # for the IDLE threads, once the wait is over
 
 
 @dataclass
@@ -128,8 +129,13 @@ class Waiter:
                 self._arrived.wait(min(pause, remaining))
                 self._arrived.clear()
         finally:
-            idle.stop(close=True)
+            stopped = idle.stop(close=True)
             self._kept.drop()
+            # Joined, briefly: a daemon thread still inside an SSL read when the interpreter
+            # exits can crash it (seen once: SIGSEGV at the end of ``wait --json --copy``).
+            until = time.monotonic() + JOIN_SECONDS
+            for idler in stopped:
+                idler.join(max(0.0, until - time.monotonic()))
 
     def _start(self, session: ImapSession) -> dict[str, Cursor | None]:
         """Where each folder ends now: only mail after that counts (UIDNEXT)."""

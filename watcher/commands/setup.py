@@ -1,8 +1,9 @@
 """``secop-watcher setup``: ask for the account, test it, store the password, write the config.
 
-The prompts live here, in the command, never in library code (a daemon has no
-terminal). Every question can also be answered with an option, so setup can
-be scripted (``--password-stdin``).
+The questions live in :mod:`watcher.setupwizard`, never in library code (a daemon has no
+terminal). Every question can also be answered with an option, so setup can be scripted
+(``--password-stdin``). A file that exists is edited in place (tomlkit): ``--force`` and
+``--account`` change only the keys setup tested and keep the user's others and comments.
 """
 
 from __future__ import annotations
@@ -11,23 +12,14 @@ import argparse
 import getpass
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from watcher import credentials, i18n, paths, providers
+from watcher import credentials, i18n, paths
 from watcher.commands import Outcome, login
-from watcher.config import (
-    AUTH_METHODS,
-    OAUTH2_GOOGLE,
-    OAUTH2_MICROSOFT,
-    PASSWORD,
-    SECURITY_PORTS,
-    ImapConfig,
-)
-from watcher.errors import ConfigError, CredentialsError, UnsupportedAccount, UsageError
-from watcher.providers import Provider
+from watcher.config import AUTH_METHODS, OAUTH_KEYS, PASSWORD, SECURITY_PORTS, ImapConfig
+from watcher.errors import AuthError, ConfigError, ConnectionFailed, TLSError, UsageError
 
 if TYPE_CHECKING:
     from watcher.folders import Folder
@@ -87,22 +79,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
+    from watcher.setupwizard import Wizard, scripted_error
+
     lang = args.lang
     target = paths.config_file(args.config)
-    existing = _existing_for_account(target, args.account) if args.account else None
-    if existing is None and target.exists() and not args.force:
-        raise ConfigError(str(target), [], key="error.config_exists")
-    imap, password = _gather(args, lang, _answered(input), _answered(getpass.getpass))
-    text = (
-        (existing or "") + account_text(args.account, imap, header=not existing)
-        if args.account
-        else config_text(imap)
-    )
-    _check_text(target, text)  # before the sign-in: never sign in for a file we cannot write
-    if password is None:
-        _sign_in_and_write(imap, args.account or "", target, text, lang)
-    else:
-        _log_in_and_write(imap, password, target, text, lang)
+    existing = _existing(target, args)
+    wizard = Wizard(args, lang, _answered(input), _answered(getpass.getpass), _echo)
+    imap, password = wizard.gather()
+    while True:
+        text = compose(existing, imap, args.account)
+        _check_text(target, text)  # before the sign-in: never sign in for a file we cannot write
+        try:
+            if password is None:
+                _sign_in_and_write(imap, args.account or "", target, text, lang)
+            else:
+                _log_in_and_write(imap, password, target, text, lang)
+            break
+        except (AuthError, TLSError, ConnectionFailed) as e:
+            if wizard.scripted or password is None:
+                raise scripted_error(e) from e
+            imap, again = wizard.recover(e, imap)
+            password = again or password
     _echo(i18n.t("setup.next", lang))
     return Outcome(None)
 
@@ -135,97 +132,6 @@ def _sign_in_and_write(imap: ImapConfig, account: str, target: Path, text: str, 
 
     login.sign_in(imap, account, lang, before_keeping=write)
     _echo(i18n.t("setup.stored_sign_in", lang, backend=credentials.keyring_backend_name()))
-
-
-def _gather(
-    args: argparse.Namespace, lang: str, ask: Ask, ask_secret: Ask
-) -> tuple[ImapConfig, str | None]:
-    """The account's settings, and its password (None when it signs in with OAuth2)."""
-    email = (args.email or ask(i18n.t("setup.email", lang))).strip()
-    provider = None if args.host else _provider(email, lang, ask)
-    if provider is not None:
-        _echo(i18n.t("setup.provider", lang, name=provider.name))
-    host = args.host or (provider.host if provider else ask(i18n.t("setup.host", lang)).strip())
-    auth = _auth(args, host, provider, lang, ask)
-    if provider is not None and provider.app_password_url and auth == PASSWORD:
-        url = provider.app_password_url
-        _echo(i18n.t("setup.app_password", lang, name=provider.name, url=url))
-    security = args.security or (
-        provider.security if provider else _ask_security(lang, ask, scripted=args.password_stdin)
-    )
-    imap = ImapConfig(
-        host=host,
-        username=args.username or email,
-        security=security,
-        port=args.port or (provider.port if provider else SECURITY_PORTS[security]),
-        ca_file=Path(args.ca_file).expanduser() if args.ca_file else None,
-        **_oauth_settings(args, auth, lang, ask),
-    )
-    if imap.oauth:
-        return imap, None
-    password = (
-        sys.stdin.readline().rstrip("\r\n")
-        if args.password_stdin
-        else ask_secret(i18n.t("setup.password", lang))
-    )
-    if not password:
-        raise CredentialsError("error.empty_password")
-    return imap, password
-
-
-def _provider(email: str, lang: str, ask: Ask) -> Provider | None:
-    provider = providers.by_email(email)
-    if provider is None:
-        choice = ask(i18n.t("setup.ask_kind", lang)).strip() or "3"
-        provider = {"1": providers.GMAIL, "2": providers.MICROSOFT}.get(choice)
-    return provider
-
-
-def _auth(
-    args: argparse.Namespace, host: str, provider: Provider | None, lang: str, ask: Ask
-) -> str:
-    """Microsoft: OAuth2, always. Google: an app password or Google's sign-in, as chosen."""
-    microsoft = providers.is_microsoft_host(host) or (
-        provider is not None and provider.needs_oauth2
-    )
-    wants_password = args.auth == PASSWORD or (args.password_stdin and not args.auth)
-    if microsoft and wants_password:
-        raise UnsupportedAccount("error.microsoft")
-    if args.auth:
-        return str(args.auth)
-    if microsoft:
-        return OAUTH2_MICROSOFT
-    wants_google = (
-        provider is providers.GMAIL
-        and not args.password_stdin
-        and ask(i18n.t("setup.google_how", lang)).strip() == "2"
-    )
-    return OAUTH2_GOOGLE if wants_google else PASSWORD
-
-
-def _oauth_settings(args: argparse.Namespace, auth: str, lang: str, ask: Ask) -> dict[str, Any]:
-    """The ImapConfig keys for OAuth2 that differ from the defaults."""
-    settings: dict[str, Any] = {"auth": auth}
-    if auth == OAUTH2_GOOGLE:
-        path = args.oauth_client_file or ask(i18n.t("setup.google_client_file", lang)).strip()
-        if not path:
-            raise ConfigError("", [("--oauth-client-file", "config.google_client_missing", {})])
-        settings["oauth_client_file"] = Path(path).expanduser().resolve()
-    elif auth == OAUTH2_MICROSOFT:
-        if args.oauth_client_id:
-            settings["oauth_client_id"] = args.oauth_client_id
-        if args.oauth_tenant:
-            settings["oauth_tenant"] = args.oauth_tenant
-        if args.oauth_authority:
-            settings["oauth_authority"] = args.oauth_authority.strip().rstrip("/")
-    return settings
-
-
-def _ask_security(lang: str, ask: Ask, *, scripted: bool) -> str:
-    """With --password-stdin, stdin carries the password: never ask, use "ssl"."""
-    if scripted:
-        return "ssl"
-    return "starttls" if ask(i18n.t("setup.security", lang)).strip() == "2" else "ssl"
 
 
 def _answered(ask: Ask) -> Ask:
@@ -268,27 +174,8 @@ def config_text(imap: ImapConfig) -> str:
 
 def _table_lines(table: str, imap: ImapConfig) -> list[str]:
     """``[table]`` with the IMAP settings chosen (``imap`` or ``accounts.NAME``)."""
-    q = json.dumps  # a JSON string is a valid TOML basic string
-    lines = [
-        f"[{table}]",
-        f"host = {q(imap.host)}",
-        f"port = {imap.port}",
-        f"security = {q(imap.security)}",
-        f"username = {q(imap.username)}",
-    ]
-    if imap.ca_file is not None:
-        lines.append(f"ca_file = {q(str(imap.ca_file))}")
-    if imap.oauth:
-        lines.append(f"auth = {q(imap.auth)}")
-    if imap.oauth_client_file is not None:
-        lines.append(f"oauth_client_file = {q(str(imap.oauth_client_file))}")
-    if imap.oauth_client_id is not None:
-        lines.append(f"oauth_client_id = {q(imap.oauth_client_id)}")
-    if imap.oauth_tenant != ImapConfig.oauth_tenant:
-        lines.append(f"oauth_tenant = {q(imap.oauth_tenant)}")
-    if imap.oauth_authority != ImapConfig.oauth_authority:
-        lines.append(f"oauth_authority = {q(imap.oauth_authority)}")
-    return lines
+    q = json.dumps  # a JSON string (and a number) is valid TOML
+    return [f"[{table}]", *(f"{key} = {q(value)}" for key, value in settings(imap).items())]
 
 
 def write_text(path: Path, text: str) -> None:
@@ -318,19 +205,101 @@ def _check_text(target: Path, text: str) -> None:
         raise ConfigError(str(target), problems)
 
 
-def _existing_for_account(target: Path, name: str) -> str | None:
-    """The current file's text, to which ``[accounts.NAME]`` is added; None when there is
-    no file. A file in the ``[imap]`` form, or that has the account already, is refused:
-    setup never rewrites what the user wrote."""
+def _existing(target: Path, args: argparse.Namespace) -> str | None:
+    """The current file's text, which setup edits in place (None: a new file). Refused:
+    a file there without --force (or with the account already there), the ``[imap]`` form
+    for --account, and the ``[accounts.NAME]`` form without --account."""
+    import tomllib
+
     from watcher import config as config_mod
 
-    if not config_mod.ACCOUNT_NAME.match(name):
+    name = args.account
+    if name and not config_mod.ACCOUNT_NAME.match(name):
         raise UsageError("error.setup_account_name", name=name)
     if not target.exists():
         return None
+    text = target.read_text(encoding="utf-8")
+    if not name:
+        if not args.force:
+            raise ConfigError(str(target), [], key="error.config_exists")
+        try:
+            if "accounts" in tomllib.loads(text):
+                raise ConfigError(str(target), [], key="setup.error_accounts_form")
+        except tomllib.TOMLDecodeError:  # --force on a broken file: replaced, the old one kept
+            backup = target.with_name(target.name + ".bak")
+            backup.write_text(text, encoding="utf-8")
+            backup.chmod(0o600)
+            _echo(i18n.t("setup.backup", args.lang, path=backup))
+            return None
+        return text
     loaded = config_mod.load(target)
     if not loaded.accounts:
         raise ConfigError(str(target), [], key="error.setup_imap_form")
-    if any(a.name.casefold() == name.casefold() for a in loaded.accounts):
+    if any(a.name.casefold() == name.casefold() for a in loaded.accounts) and not (
+        args.force and any(a.name == name for a in loaded.accounts)
+    ):
         raise ConfigError(str(target), [], key="error.setup_account_exists")
-    return target.read_text(encoding="utf-8")
+    return text
+
+
+# The keys setup decides: what it tested. The others (password_command, folders, timeouts,
+# [watch], [notify], comments) stay as the user wrote them.
+SETUP_KEYS = ("host", "port", "security", "username", "ca_file", "auth", *OAUTH_KEYS)
+
+
+def compose(existing: str | None, imap: ImapConfig, account: str | None) -> str:
+    """The file to write: a new one, or ``existing`` edited in place (tomlkit keeps every
+    other key and every comment)."""
+    if existing is None:
+        return account_text(account, imap, header=True) if account else config_text(imap)
+    import tomlkit
+    from tomlkit.exceptions import ParseError
+
+    try:
+        doc = tomlkit.parse(existing)
+    except ParseError:
+        return account_text(account, imap, header=True) if account else config_text(imap)
+    if account:
+        accounts = doc.setdefault("accounts", tomlkit.table(is_super_table=True))
+        if account not in accounts:
+            new = tomlkit.table()
+            accounts[account] = new
+        table = accounts[account]
+    else:
+        if "imap" not in doc:
+            doc["imap"] = tomlkit.table()
+        table = doc["imap"]
+    values = settings(imap)
+    for key in SETUP_KEYS:
+        if key in values:
+            table[key] = values[key]
+        elif key in table and not (key == "auth" and not imap.oauth):
+            del table[key]
+    if "auth" in table and not imap.oauth:
+        table["auth"] = PASSWORD
+    if imap.oauth and "password_command" in table:
+        del table["password_command"]  # contradicts a sign-in (the file would not load)
+    return tomlkit.dumps(doc)
+
+
+def settings(imap: ImapConfig) -> dict[str, Any]:
+    """The keys and values setup writes for ``imap`` (never a password)."""
+    values: dict[str, Any] = {
+        "host": imap.host,
+        "port": imap.port,
+        "security": imap.security,
+        "username": imap.username,
+    }
+    if imap.ca_file is not None:
+        values["ca_file"] = str(imap.ca_file)
+    if imap.oauth:
+        values["auth"] = imap.auth
+    if imap.oauth_client_file is not None:
+        values["oauth_client_file"] = str(imap.oauth_client_file)
+    if imap.oauth_client_id is not None:
+        values["oauth_client_id"] = imap.oauth_client_id
+    if imap.oauth_tenant != ImapConfig.oauth_tenant:
+        values["oauth_tenant"] = imap.oauth_tenant
+    if imap.oauth_authority != ImapConfig.oauth_authority:
+        values["oauth_authority"] = imap.oauth_authority
+    return values

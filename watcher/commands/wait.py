@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import webbrowser
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -104,14 +103,11 @@ def run(args: argparse.Namespace) -> Outcome:
         print(i18n.t("wait.timeout", args.lang, minutes=f"{args.timeout:g}"), file=sys.stderr)
         return Outcome(result, ExitCode.NOT_FOUND, config)
     url = result.link.url or ""  # a link wait reports is current: it always has one
-    if args.open:
-        webbrowser.open(url)
-        result.notes.append(i18n.t("wait.opened", args.lang))
-    if args.copy:
-        from watcher import clipboard
+    if args.open or args.copy:
+        from watcher import handover, render  # the same as check-now --open/--copy
 
-        copied = clipboard.copy(url)
-        result.notes.append(i18n.t("wait.copied" if copied else "wait.copy_failed", args.lang))
+        notes = handover.hand_over(url, args.lang, open_it=args.open, copy_it=args.copy)
+        return Outcome(render.Noted(result, notes), ExitCode.FOUND, config)
     return Outcome(result, ExitCode.FOUND, config)
 
 

@@ -45,19 +45,7 @@ def service_status_text(status: ServiceStatus, lang: str) -> str:
         if status.installed
         else t("service.status.not_installed", lang, path=status.path)
     ]
-    if status.running == "unknown":
-        manager = SERVICE_MANAGERS.get(status.platform, status.platform)
-        lines.append(t("service.status.unknown", lang, manager=manager))
-    else:
-        line = t(f"service.status.{status.running}", lang)
-        words = []
-        if status.manager_state and status.manager_state not in ("active", "inactive"):
-            words.append(status.manager_state)  # the manager's own (Windows: localized) word
-        if status.last_result is not None:  # Task Scheduler's last run result, as it shows it
-            words.append(f"0x{status.last_result:X}")
-        if words:
-            line += f" ({', '.join(words)})"
-        lines.append(line)
+    lines.append(state_line(status, lang))
     single = status.last_success or status.last_error or status.last_error_at
     if single or not status.accounts:  # the [imap] form's state (absent with [accounts])
         lines += _check_lines(
@@ -72,6 +60,23 @@ def service_status_text(status: ServiceStatus, lang: str) -> str:
             )
         ]
     return "\n".join(lines)
+
+
+def state_line(status: ServiceStatus, lang: str) -> str:
+    """The words for the service's state ("Estado: en ejecución", "Estado: detenido
+    (failed)", "Estado: desconocido (…)"), the same in ``service status`` and ``doctor``."""
+    if status.running == "unknown":
+        manager = SERVICE_MANAGERS.get(status.platform, status.platform)
+        return t("service.status.unknown", lang, manager=manager)
+    line = t(f"service.status.{status.running}", lang)
+    words = []
+    if status.manager_state and status.manager_state not in ("active", "inactive"):
+        words.append(status.manager_state)  # the manager's own (Windows: localized) word
+    if status.last_result is not None:  # Task Scheduler's last run result, as it shows it
+        words.append(f"0x{status.last_result:X}")
+    if words:
+        line += f" ({', '.join(words)})"
+    return line
 
 
 def _check_lines(
