@@ -5,7 +5,7 @@ Python, through BeautifulSoup. Python's ``html.parser`` is not that algorithm:
 it decodes legacy entity names without a semicolon inside attributes, so
 ``…&currentLanguage=es-CO`` became ``…¤tLanguage=es-CO``, and it keeps the
 *last* of two ``href`` attributes where browsers follow the first. (lxml was
-measured too; see the README's security section for the comparison.)
+measured too; see docs/reading-links.md for the comparison.)
 
 What is read of each ``<a>``:
 

@@ -2,7 +2,7 @@
 
 Google wants every installed application to bring its own OAuth client: the
 user creates one ("Desktop app") in the Google Cloud console and downloads
-its JSON file (README, "Google"). ``oauth_client_file`` points at that file.
+its JSON file (docs/oauth.md, "Google"). ``oauth_client_file`` points at that file.
 The first sign-in opens Google's page in the browser and catches the answer
 on a loopback port (``http://127.0.0.1:<free port>/``); from then on the
 keyring holds the refresh token with the client's id, secret and token

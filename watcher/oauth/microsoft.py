@@ -6,7 +6,7 @@ a workstation without a local web server and over SSH. Afterwards MSAL turns
 the refresh token from the keyring into access tokens.
 
 The client id is :data:`DEFAULT_CLIENT_ID` unless ``oauth_client_id`` names
-the user's own registration (README, "Microsoft"). The tenant is ``common``
+the user's own registration (docs/oauth.md, "Microsoft"). The tenant is ``common``
 (personal and work accounts) unless ``oauth_tenant`` names one.
 """
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # Mozilla Thunderbird's public client, registered for IMAP with device-code sign-in and
 # used by many free tools; the consent page names it, and a tenant's admin may block it.
-# secop-watcher has no registration of its own yet: the README says how to register one
+# secop-watcher has no registration of its own yet: docs/oauth.md says how to register one
 # and set ``oauth_client_id``.
 DEFAULT_CLIENT_ID = "9e5f94bc-e8a4-4e73-b8be-63364c29d753"
 # MSAL adds offline_access (and openid, profile) itself, and refuses them if asked.
