@@ -147,8 +147,8 @@ def test_spanish_text_output_names_user_folder_and_link(populated: Dovecot, tmp_
     assert "a la carpeta Spam" in out
     assert "Usuario lgarcia: el último enlace llegó" in out
     # each user's replaced links on a line of their own
-    assert "Usuario jperez: 1 enlace(s) anterior(es) ya no sirven" in out
-    assert "Usuario mgomez: 1 enlace(s) anterior(es) ya no sirven" in out
+    assert "Usuario jperez: 1 enlace anterior ya no sirve" in out
+    assert "Usuario mgomez: 1 enlace anterior ya no sirve" in out
     assert "⚠ Correo sospechoso en INBOX" in out
     assert "notificaciones@secop-gov-actualizacion.org" in out
     assert url("jp-old") not in out  # a superseded link is never printed as text

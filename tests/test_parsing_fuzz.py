@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests import tally
 from tests.mailfactory import proofpoint_v3, reset_mail, reset_url, safelinks
+from tools import catalogs
 from watcher import i18n
 from watcher.links import check_link, unwrap
 from watcher.model import Kind, Verdict
@@ -94,10 +95,8 @@ hrefs = st.lists(
 ).map("".join)
 
 
-# Every reason code the user can be shown (each has its words in watcher.i18n).
-KNOWN_REASONS = frozenset(
-    key.removeprefix("reason.") for key in i18n.MESSAGES if key.startswith("reason.")
-)
+# Every reason code the user can be shown (each has its words in the catalogs).
+KNOWN_REASONS = frozenset(c for c in catalogs.DYNAMIC["reason."]() if i18n.has(f"reason.{c}"))
 
 
 def assert_safe(verdict: Verdict) -> None:

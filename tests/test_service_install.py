@@ -31,7 +31,7 @@ import pytest
 
 from tests import cliutil
 from tests.conftest import in_ci
-from watcher import cli
+from watcher import cli, i18n
 from watcher.exitcodes import ExitCode
 from watcher.install import control as service
 from watcher.install import files as sf
@@ -965,13 +965,13 @@ def test_status_shows_last_success_and_error(service_dirs: Path) -> None:
     done = cliutil.run("service", "status")
     assert done.returncode == ExitCode.NOT_FOUND
     assert "Servicio: no instalado" in done.stdout
-    local_success = success.astimezone().strftime("%Y-%m-%d %H:%M")
-    local_failure = failure.astimezone().strftime("%Y-%m-%d %H:%M")
-    assert f"Última revisión correcta: {local_success}" in done.stdout
-    assert f"Último error: {local_failure}" in done.stdout
+    # Spanish: as Colombia writes it ("25/11/2026 9:12 a. m."); English: 2026-11-25 09:12.
+    assert f"Última revisión correcta: {i18n.when(success, 'es')}" in done.stdout
+    assert f"Último error: {i18n.when(failure, 'es')}" in done.stdout
     assert "No se encuentra el servidor imap.example.org" in done.stdout
 
     done = cliutil.run("--lang", "en", "service", "status")
+    local_success = success.astimezone().strftime("%Y-%m-%d %H:%M")
     assert f"Last successful check: {local_success}" in done.stdout
 
     done = cliutil.run("service", "status", "--json")

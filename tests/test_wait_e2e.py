@@ -77,7 +77,7 @@ def test_times_out_with_exit_1(dovecot: Dovecot, tmp_path: Path) -> None:
         env={"SECOP_WATCHER_PASSWORD": dovecot.password("jperez")},
     )
     assert done.returncode == 1
-    assert "No llegó ningún enlace nuevo de SECOP II en 0.05 min" in done.stderr
+    assert "No llegó ningún enlace nuevo de SECOP II en 0,05 min" in done.stderr  # es_CO
     assert time.monotonic() - started < 20
 
 

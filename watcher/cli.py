@@ -7,7 +7,12 @@ Start-up is kept small (``--help`` within a few times a bare Python start-up,
 ``benchmarks/measure.py`` ``startup()``): only the module of the command being
 run is imported, so ``secop-watcher --help`` lists the commands from
 :data:`COMMANDS` without importing any of them, nor logging, platformdirs,
-the configuration or the i18n catalog (``tests/test_cli_startup.py``).
+the configuration or Babel (``tests/test_cli_startup.py``).
+
+argparse's own words (``usage:``, ``options``, ``invalid choice``, ``the following
+arguments are required``) come from our catalogs in the chosen language
+(:class:`watcher.catalogs.ArgparseSpeaks`: the compiled ``.mo`` read with gettext,
+which argparse has imported anyway).
 
 The general options (``--config``, ``--lang``, ``-v``, ``-q``) are accepted
 before and after the subcommand (``check-now --lang en``, ``service status -v``):
@@ -75,6 +80,7 @@ HELP_CONFIG = "archivo de configuración / config file"
 HELP_LANG = "idioma / language (es, en)"
 HELP_VERBOSE = "más detalle / more"
 HELP_QUIET = "menos / less output"
+HELP_VERSION = "muestra la versión / show the version"
 # Top-level options that take a value (to find the command word without parsing).
 _VALUED = ("--config", "--lang")
 _LONG = ("--config", "--lang", "--verbose", "--quiet", "--version", "--help")
@@ -106,7 +112,9 @@ def build_parser(command: str | None = None, *, lazy: bool = False) -> argparse.
     others are listed with their help only, which is all ``--help`` and a wrong word need
     (what :func:`parse` does); otherwise every command is the real one."""
     parser = argparse.ArgumentParser(prog="secop-watcher", description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("--version", action="version", version=f"secop-watcher {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"secop-watcher {__version__}", help=HELP_VERSION
+    )
     parser.add_argument("--config", metavar="PATH", help=HELP_CONFIG)
     parser.add_argument("--lang", choices=LANGS, help=HELP_LANG)
     parser.add_argument("-v", "--verbose", action="count", default=0, help=HELP_VERBOSE)
@@ -160,9 +168,29 @@ def add_general_options(parser: argparse.ArgumentParser, depth: int = 1) -> None
                 add_general_options(child, depth + 1)
 
 
+def chosen_lang(argv: Sequence[str]) -> str | None:
+    """The value of the last ``--lang`` in ``argv`` (``--lang en``, ``--lang=en``, ``--la en``),
+    read before parsing: argparse's own messages are in that language."""
+    found = None
+    for i, token in enumerate(argv):
+        if token == "--":
+            break
+        name, eq, value = token.partition("=")
+        if len(name) > 3 and "--lang".startswith(name):  # argparse accepts abbreviations
+            if eq:
+                found = value
+            elif i + 1 < len(argv):
+                found = argv[i + 1]
+    return found
+
+
 def parse(argv: Sequence[str]) -> argparse.Namespace:
-    """Parse ``argv`` (exits on ``--help``, ``--version`` and usage errors, as argparse does)."""
-    args = build_parser(chosen_command(argv), lazy=True).parse_args(argv)
+    """Parse ``argv`` (exits on ``--help``, ``--version`` and usage errors, as argparse does),
+    argparse speaking the language of ``--lang`` or of the system."""
+    from watcher import catalogs
+
+    with catalogs.ArgparseSpeaks(catalogs.pick(chosen_lang(argv))):
+        args = build_parser(chosen_command(argv), lazy=True).parse_args(argv)
     for name in [n for n in vars(args) if n.startswith((_MORE, _LESS))]:
         count = getattr(args, name)
         delattr(args, name)

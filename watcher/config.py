@@ -245,10 +245,14 @@ def load(path: Path) -> Config:
         raise ConfigError(str(path), [], key="error.config_missing")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(str(path), [("", "config.toml", {"reason": str(e)})]) from e
+    except tomllib.TOMLDecodeError as e:  # explained in Spanish by watcher.i18n.toml_text
+        raise ConfigError(str(path), [("", "config.toml", {"reason": str(e), "toml": True})]) from e
+    except UnicodeDecodeError as e:
+        problem = ("", "config.toml", {"reason": str(e), "encoding": True})
+        raise ConfigError(str(path), [problem]) from e
     except OSError as e:
-        raise ConfigError(str(path), [("", "config.unreadable", {"reason": e.strerror})]) from e
+        reason = {"reason": e.strerror or str(e), "errno": e.errno}  # explained by watcher.i18n
+        raise ConfigError(str(path), [("", "config.unreadable", reason)]) from e
     problems = validate(data)
     if problems:
         raise ConfigError(str(path), problems)

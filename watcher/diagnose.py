@@ -216,8 +216,8 @@ def _tcp_fix(config: Config, error: OSError, lang: str) -> str:
     if isinstance(error, ConnectionRefusedError):
         return i18n.t("error.refused", lang, **where)
     if isinstance(error, TimeoutError):
-        return i18n.t("error.timeout", lang, seconds=config.imap.timeout_seconds, **where)
-    return i18n.t("error.connection", lang, reason=error.strerror or str(error), **where)
+        return i18n.t("error.timeout", lang, seconds=float(config.imap.timeout_seconds), **where)
+    return i18n.t("error.connection", lang, reason=i18n.os_error(error, lang), **where)
 
 
 def _tls(config: Config, report: DoctorReport, lang: str) -> bool:
@@ -285,10 +285,9 @@ def _idle(session: ImapSession, report: DoctorReport, lang: str) -> None:
         report.add("idle", WARN, "", i18n.t("doctor.no_idle", lang))
 
 
-# The notification line's sentences on Windows and macOS (Spanish, English).
-_NOTIFY_KEYS = frozenset(
-    key.removeprefix("doctor.notify.") for key in i18n.MESSAGES if key.startswith("doctor.notify.")
-)
+def _has_notify_text(key: str) -> bool:
+    """Whether the notification line has a sentence for ``key`` (Windows and macOS)."""
+    return i18n.has(f"doctor.notify.{key}")
 
 
 def _notify_text(key: str, lang: str) -> str:
@@ -309,10 +308,10 @@ def _notifications(
     result = (prober or _probe)(platform)
     if result.ok:
         key = f"ok.{platform}"
-        report.add("notifications", OK, _notify_text(key, lang) if key in _NOTIFY_KEYS else "")
+        report.add("notifications", OK, _notify_text(key, lang) if _has_notify_text(key) else "")
         return
     detail = result.backend + (f" ({result.reason})" if result.reason else "")
-    fix = _notify_text(result.problem, lang) if result.problem in _NOTIFY_KEYS else ""
+    fix = _notify_text(result.problem, lang) if _has_notify_text(result.problem) else ""
     if result.problem not in ("no_bundle", "denied", "no_osascript"):
         otherwise = i18n.t("doctor.notify.otherwise", lang)
         fix += " " + otherwise if fix else otherwise
@@ -407,7 +406,7 @@ def _last_check(report: DoctorReport, account: str, lang: str) -> None:
             f"{state.last_error.get('at', '')}: {state.last_error.get('message', '')}",
         )
     elif state.last_success:
-        report.add("last_check", OK, render.local(datetime.fromisoformat(state.last_success)))
+        report.add("last_check", OK, render.local(datetime.fromisoformat(state.last_success), lang))
     else:
         report.add("last_check", SKIP, i18n.t("doctor.never", lang))
 
@@ -428,7 +427,7 @@ def _(data: DoctorReport, *, as_json: bool, lang: str, config: Config | None) ->
             ensure_ascii=False,
             indent=2,
         )
-    out = [f"secop-watcher doctor — {render.local(data.checked_at)}"]
+    out = [f"secop-watcher doctor — {render.local(data.checked_at, lang)}"]
     for line in data.lines:
         label = i18n.t(f"doctor.check.{line.check}", lang)
         if line.account:

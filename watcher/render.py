@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watcher.config import DEFAULT_SENDER, Config, WatchConfig
-from watcher.i18n import t
+from watcher.i18n import nt, t
 from watcher.model import Kind, Link, Report, Suspicious, Verdict
 
 
@@ -72,19 +72,27 @@ def iso(dt: datetime | None) -> str | None:
     return dt.isoformat(timespec="seconds") if dt else None
 
 
-def local(dt: datetime | None) -> str:
-    return dt.astimezone().strftime("%Y-%m-%d %H:%M") if dt else "?"
+def local(dt: datetime | None, lang: str = "en") -> str:
+    """A local date and time as ``lang`` writes it (:func:`watcher.i18n.when`: Colombia's
+    ``5/03/2024 2:07 p. m.`` in Spanish; ``2024-03-05 14:07`` in English and for logs)."""
+    from watcher import i18n
+
+    return i18n.when(dt, lang) if dt else "?"
 
 
 def age(dt: datetime, now: datetime, lang: str) -> str:
-    minutes = int((now - dt).total_seconds() // 60)
-    if minutes < 0:
+    seconds = (now - dt).total_seconds()
+    minutes = int(seconds // 60)
+    if seconds < -60:  # a minute of clock skew is still "now"
         return t("age.future", lang)
+    if minutes < 1:
+        return t("age.moment", lang)
     if minutes < 120:
-        return t("age.minutes", lang, n=minutes)
+        return nt("age.minutes", minutes, lang, n=minutes)
     if minutes < 48 * 60:
-        return t("age.hours", lang, n=minutes // 60)
-    return t("age.days", lang, n=minutes // (24 * 60))
+        return nt("age.hours", minutes // 60, lang, n=minutes // 60)
+    days = minutes // (24 * 60)
+    return nt("age.days", days, lang, n=days)
 
 
 # --- JSON --------------------------------------------------------------------
@@ -163,12 +171,11 @@ def parsed_json(items: Sequence[ParsedFile]) -> str:
 
 def reasons_text(reasons: Sequence[str], lang: str, sender: str) -> str:
     words = []
+    from watcher import i18n
+
     for code in reasons:
         key = f"reason.{code}"
-        try:
-            words.append(t(key, lang, sender=sender))
-        except KeyError:
-            words.append(code)
+        words.append(t(key, lang, sender=sender) if i18n.has(key) else code)
     return "; ".join(words)
 
 
@@ -188,22 +195,23 @@ def report_text(report: Report, lang: str, *, sender: str, max_age_hours: float)
                 "expired.line",
                 lang,
                 user=user,
-                when=local(link.received),
+                when=local(link.received, lang),
                 age=age(link.received, now, lang),
-                hours=f"{max_age_hours:g}",
+                hours=float(max_age_hours),
             )
         )
     lines += superseded_lines(report.superseded, lang)
     if report.unopened:
         newest = report.unopened[0].received
         lines.append(
-            t(
+            nt(
                 "unopened.line",
+                len(report.unopened),
                 lang,
                 count=len(report.unopened),
                 sender=sender,
-                hours=f"{max_age_hours:g}",
-                when=local(newest),
+                hours=float(max_age_hours),
+                when=local(newest, lang),
                 age=age(newest, now, lang) if newest else "?",
             )
         )
@@ -219,8 +227,9 @@ def superseded_lines(links: Sequence[Link], lang: str) -> list[str]:
     for link in links:
         counts.setdefault(link.username.casefold() if link.username else None, []).append(link)
     return [
-        t(
+        nt(
             "superseded.line",
+            len(same),
             lang,
             user=same[0].username or t("user.unknown", lang),
             count=len(same),
@@ -234,7 +243,7 @@ def suspicious_line(s: Suspicious, lang: str, sender: str) -> str:
         "suspicious.line",
         lang,
         folder=s.folder,
-        when=local(s.received),
+        when=local(s.received, lang),
         sender=s.sender or t("sender.unknown", lang),
         reasons=reasons_text(s.reasons, lang, sender),
     )
@@ -245,7 +254,7 @@ def link_lines(link: Link, now: datetime, lang: str) -> list[str]:
     meta = t(
         "current.meta",
         lang,
-        when=local(link.received),
+        when=local(link.received, lang),
         age=age(link.received, now, lang),
         folder=link.folder,
     )
@@ -281,7 +290,14 @@ def parsed_text(items: Sequence[ParsedFile], lang: str, *, sender: str) -> str:
         if v.kind is Kind.RESET:
             user = v.username or t("user.unknown", lang)
             lines.append(
-                t("parse.reset", lang, file=p.file, user=user, when=local(v.received), url=v.url)
+                t(
+                    "parse.reset",
+                    lang,
+                    file=p.file,
+                    user=user,
+                    when=local(v.received, lang),
+                    url=v.url,
+                )
             )
         elif v.kind is Kind.SUSPICIOUS:
             lines.append(

@@ -320,6 +320,6 @@ def scripted_error(e: UserError) -> UserError:
     }.get(e.key)
     if kind is None or isinstance(e, ConfigError):
         return e
-    params = {k: v for k, v in e.params.items() if k in ("host", "port", "reason")}
+    params = {k: v for k, v in e.params.items() if k in ("host", "port", "reason", "errno")}
     params.setdefault("reason", "")
     return type(e)(f"setup.scripted.{kind}", **params)

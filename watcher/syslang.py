@@ -18,7 +18,6 @@ the tests hand in Windows' and macOS's facts on Linux.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Mapping
 
@@ -47,6 +46,8 @@ def windows_ui_language() -> int | None:
 
 def mac_preferred_languages() -> list[str]:
     """``AppleLanguages`` from the global domain, first preferred first ([] if unknown)."""
+    import subprocess  # here: the language of `--help` is picked without it elsewhere
+
     try:
         done = subprocess.run(
             ["defaults", "read", "-g", "AppleLanguages"],

@@ -28,7 +28,7 @@ from watcher.folders import Folder
 from watcher.idle import Backoff
 from watcher.mail import ImapSession
 from watcher.model import Found, Link
-from watcher.render import local, suspicious_line
+from watcher.render import suspicious_line
 from watcher.state import Cursor
 
 log = logging.getLogger(__name__)
@@ -205,12 +205,14 @@ class Waiter:
         return self.since is None or (received is not None and received >= self.since)
 
     def _progress(self, folders: list[Folder], deadline: float, idle: bool) -> None:
-        until = local(datetime.now(UTC) + timedelta(seconds=deadline - time.monotonic()))
+        until = i18n.clock(
+            datetime.now(UTC) + timedelta(seconds=deadline - time.monotonic()), self.lang
+        )
         line = i18n.t(
-            "wait.progress", self.lang, folders=", ".join(f.name for f in folders), until=until[-5:]
+            "wait.progress", self.lang, folders=", ".join(f.name for f in folders), until=until
         )
         if not idle:
-            line += " " + i18n.t("wait.progress_poll", self.lang, seconds=f"{POLL_WITHOUT_IDLE:g}")
+            line += " " + i18n.t("wait.progress_poll", self.lang, seconds=float(POLL_WITHOUT_IDLE))
         print(line, file=sys.stderr, flush=True)
 
 

@@ -49,4 +49,4 @@ def _read(name: str) -> bytes:
     try:
         return Path(name).read_bytes()
     except OSError as e:
-        raise InputError(path=name, reason=e.strerror or type(e).__name__) from e
+        raise InputError(path=name, reason=e.strerror or type(e).__name__, errno=e.errno) from e

@@ -29,6 +29,16 @@ HELP = "configura la cuenta de correo / set up the mail account"
 Ask = Callable[[str], str]
 
 
+def _port(value: str) -> int:
+    """A whole number (argparse's own "invalid int value" would be in English words)."""
+    from watcher.catalogs import arg_text
+
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(arg_text("args.not_a_whole_number", value=value)) from None
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("setup", help=HELP, description=HELP)
     p.add_argument("--email", help="su correo / your e-mail address")
@@ -36,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--username", help="usuario IMAP si no es el correo / IMAP user if not the address"
     )
     p.add_argument("--host", help="servidor IMAP / IMAP server")
-    p.add_argument("--port", type=int, help="puerto / port")
+    p.add_argument("--port", type=_port, help="puerto / port")
     p.add_argument("--security", choices=sorted(SECURITY_PORTS), help="ssl | starttls")
     p.add_argument("--ca-file", help="certificado de CA adicional / extra CA certificate")
     p.add_argument(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from watcher import i18n
+from watcher.catalogs import arg_text
 from watcher.commands import Outcome, add_account_option, load_config
 from watcher.errors import UsageError
 from watcher.exitcodes import ExitCode
@@ -30,9 +31,9 @@ def _minutes(value: str) -> float:
     try:
         minutes = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+        raise argparse.ArgumentTypeError(arg_text("args.not_a_number", value=value)) from None
     if not 0 < minutes <= 24 * 60:  # also rejects nan and inf
-        raise argparse.ArgumentTypeError("must be more than 0 and at most 1440 minutes")
+        raise argparse.ArgumentTypeError(arg_text("args.minutes_range"))
     return minutes
 
 
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> Outcome:
             raise errors[0]
         result = best
     if result.link is None:
-        print(i18n.t("wait.timeout", args.lang, minutes=f"{args.timeout:g}"), file=sys.stderr)
+        print(i18n.t("wait.timeout", args.lang, minutes=float(args.timeout)), file=sys.stderr)
         return Outcome(result, ExitCode.NOT_FOUND, config)
     url = result.link.url or ""  # a link wait reports is current: it always has one
     if args.open or args.copy:

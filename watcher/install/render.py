@@ -86,7 +86,12 @@ def _check_lines(
     lines = []
     if success:
         lines.append(
-            t("service.status.last_success", lang, when=local(success), age=age(success, now, lang))
+            t(
+                "service.status.last_success",
+                lang,
+                when=local(success, lang),
+                age=age(success, now, lang),
+            )
         )
     else:
         lines.append(t("service.status.never", lang))
@@ -95,7 +100,7 @@ def _check_lines(
             t(
                 "service.status.last_error",
                 lang,
-                when=local(error_at),
+                when=local(error_at, lang),
                 age=age(error_at, now, lang) if error_at else "?",
                 message=error or "?",
             )

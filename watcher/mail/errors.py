@@ -48,7 +48,7 @@ def translate_errors(imap: ImapConfig) -> Iterator[None]:
     except socket.gaierror as e:
         raise ConnectionFailed("error.dns", **where) from e
     except TimeoutError as e:
-        raise ConnectionFailed("error.timeout", seconds=f"{imap.timeout_seconds:g}", **where) from e
+        raise ConnectionFailed("error.timeout", seconds=float(imap.timeout_seconds), **where) from e
     except ConnectionRefusedError as e:
         raise ConnectionFailed("error.refused", **where) from e
     except LoginError as e:
@@ -63,7 +63,9 @@ def translate_errors(imap: ImapConfig) -> Iterator[None]:
         # imapclient's response parser fails with any of these on malformed answers.
         raise ProtocolError("error.protocol", reason=short(e), **where) from e
     except OSError as e:
-        raise ConnectionFailed("error.connection", reason=e.strerror or str(e), **where) from e
+        raise ConnectionFailed(
+            "error.connection", reason=e.strerror or str(e), errno=e.errno, **where
+        ) from e
 
 
 def is_garbage(e: imaplib.IMAP4.abort) -> bool:
