@@ -401,7 +401,10 @@ def update() -> None:
             there = other.get(m.id)
             text = there.string if there is not None else ""
             forms = list(text) if isinstance(text, tuple | list) else [text]
-            m.auto_comments = [COMMENT[lang] + line for f in forms for line in f.splitlines()]
+            # A key just added has no text yet in either catalog (None or "").
+            m.auto_comments = [
+                COMMENT[lang] + line for f in forms for line in (f or "").splitlines()
+            ]
         write(lang, catalog)
         print(f"{_rel(po_path(lang))}: {sum(1 for m in catalog if m.id)} entries")
 

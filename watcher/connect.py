@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from watcher import credentials
-from watcher.config import Config
+from watcher.config import Config, ImapConfig
 from watcher.errors import AuthError
 
 if TYPE_CHECKING:
@@ -49,7 +49,10 @@ class Connector:
         from watcher.mail import ImapSession
 
         if self.tokens is None:
-            return ImapSession.open(self.imap, self._get_password())
+            try:
+                return ImapSession.open(self.imap, self._get_password())
+            except AuthError as e:
+                raise _naming_the_source(e, self.imap) from e
         token = self.tokens.access_token()
         try:
             return ImapSession.open_oauth(self.imap, token)
@@ -84,3 +87,18 @@ class Connector:
         if self.tokens is not None:
             return self.tokens.fingerprint()
         return hashlib.sha256(credentials.get_password(self.imap).encode("utf-8")).hexdigest()
+
+
+def _naming_the_source(error: AuthError, imap: ImapConfig) -> AuthError:
+    """A refused password, with the advice for where it came from: running setup again
+    cannot help when the variable or password_command is what is used."""
+    if error.key != "error.auth":
+        return error
+    source = credentials.password_source(imap)
+    if source == credentials.FROM_KEYRING:
+        return error
+    params = dict(error.params)
+    if source == credentials.FROM_COMMAND and imap.password_command:
+        params["program"] = imap.password_command[0]
+    key = "error.auth_from_env" if source == credentials.FROM_ENV else "error.auth_from_command"
+    return AuthError(key, variable=credentials.ENV_PASSWORD, **params)

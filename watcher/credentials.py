@@ -30,6 +30,16 @@ COMMAND_TIMEOUT = 30.0
 log = logging.getLogger(__name__)
 
 
+FROM_ENV, FROM_COMMAND, FROM_KEYRING = "env", "command", "keyring"
+
+
+def password_source(imap: ImapConfig) -> str:
+    """Where :func:`get_password` takes the password from, in its order."""
+    if os.environ.get(ENV_PASSWORD):
+        return FROM_ENV
+    return FROM_COMMAND if imap.password_command else FROM_KEYRING
+
+
 def get_password(imap: ImapConfig) -> str:
     env = os.environ.get(ENV_PASSWORD)
     if env:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher import config as config_mod
-from watcher import paths
+from watcher import credentials, paths
 from watcher.commands import Outcome
 from watcher.errors import ConfigError
 from watcher.exitcodes import ExitCode
@@ -168,7 +168,8 @@ def install(host: Host, explicit_config: str | None, lang: str | None = None) ->
     config_path = paths.config_file(explicit_config)
     if not config_path.is_file():
         raise ConfigError(str(config_path), [], key="error.service_no_config")
-    config_mod.load(config_path)  # invalid → ConfigError (exit 3) listing every problem
+    config = config_mod.load(config_path)  # invalid → ConfigError (exit 3), every problem
+    warnings = _password_warnings(config, host.environ)
 
     prog = sf.program(
         argv0=host.argv0, executable=host.executable, platform=host.platform, which=shutil.which
@@ -184,7 +185,8 @@ def install(host: Host, explicit_config: str | None, lang: str | None = None) ->
 
     result = _activate(host, target, existed)
     if result.ok:
-        return Outcome(sf.ServiceChange("installed", str(target)), ExitCode.FOUND)
+        change = sf.ServiceChange("installed", str(target), warnings=warnings)
+        return Outcome(change, ExitCode.FOUND)
     # Without a session bus "systemctl --user enable" still links the unit (offline),
     # so it starts at the next login even though it could not be started now.
     enabled = host.platform == "linux" and _wants_link(target).is_symlink()
@@ -193,8 +195,26 @@ def install(host: Host, explicit_config: str | None, lang: str | None = None) ->
         str(target),
         result.reason,
         _activate_command(host, target),
+        warnings,
     )
     return Outcome(change, ExitCode.NOT_FOUND)
+
+
+def _password_warnings(
+    config: config_mod.Config, environ: Mapping[str, str]
+) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """The accounts whose password comes from $SECOP_WATCHER_PASSWORD here: the service,
+    started by the session's service manager, never sees this terminal's variables."""
+    if not environ.get(credentials.ENV_PASSWORD):
+        return ()
+    return tuple(
+        (
+            "service.env_password",
+            {"username": one.imap.username, "variable": credentials.ENV_PASSWORD},
+        )
+        for one in config.each()
+        if not one.imap.oauth and not one.imap.password_command
+    )
 
 
 def _wants_link(unit: Path) -> Path:

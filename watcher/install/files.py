@@ -321,6 +321,9 @@ class ServiceChange:
     path: str
     reason: tuple[str, dict[str, Any]] | None = None
     command: str | None = None
+    # Said after the change: e.g. the password would come from a variable the service
+    # cannot see (i18n keys and their parameters).
+    warnings: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,10 @@ def service_change_text(change: ServiceChange, lang: str) -> str:
     if change.reason:
         key, params = change.reason
         reason = t(key, lang, **params)
-    return t(
+    text = t(
         f"service.{change.action}", lang, path=change.path, reason=reason, command=change.command
     )
+    return "\n".join([text, *(t(key, lang, **params) for key, params in change.warnings)])
 
 
 def service_status_text(status: ServiceStatus, lang: str) -> str:
