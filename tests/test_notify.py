@@ -128,9 +128,12 @@ def test_announce_shows_one_spanish_notification_without_the_url(
     assert seen.summary == "SECOP II: enlace para jperez"
     end = expires.astimezone()
     same_day = end.date() == RECEIVED.astimezone().date()
-    until = f"{end:%H:%M}" if same_day else f"{end:%H:%M} del {end:%d/%m/%Y}"
+    # As Colombia writes it: a 12-hour clock with "a. m."/"p. m.", the day without a zero.
+    ampm = "a. m." if end.hour < 12 else "p. m."
+    clock = f"{end.hour % 12 or 12}:{end:%M} {ampm}"
+    until = clock if same_day else f"{clock} del {end.day}/{end:%m}/{end.year}"
     assert seen.body == (
-        "Llegó a las 14:05 del 25/11/2026 a la carpeta Spam. "
+        "Llegó a las 2:05 p. m. del 25/11/2026 a la carpeta Spam. "
         f"Úselo una sola vez; vence a las {until}. Remitente sin verificar."
     )
     assert seen.action_labels == {"open": "Abrir enlace", "copy": "Copiar enlace"}
@@ -282,7 +285,7 @@ def test_warn_is_critical_without_any_action_and_lists_the_reasons(
     assert seen.urgency == 2
     assert seen.actions == []  # not even the implicit "default" (click) action
     assert seen.body == (
-        "En la carpeta INBOX (14:05 del 25/11/2026), de "
+        "En la carpeta INBOX (2:05 p. m. del 25/11/2026), de "
         "notificaciones@secop-gov-actualizacion.org: el remitente no es "
         "registro@secop.gov.co; el enlace no lleva a secop.gov.co. No abra su enlace ni "
         "responda."
@@ -629,7 +632,7 @@ def test_macos_outside_an_app_bundle_falls_back_to_osascript(
     [argv, warning] = runner.calls
     assert argv[:2] == ["osascript", "-e"] and len(argv) == 3  # an argv list, no shell
     script = argv[2]
-    assert script.startswith('display notification "Llegó a las 14:05 del 25/11/2026 ')
+    assert script.startswith('display notification "Llegó a las 2:05 p. m. del 25/11/2026 ')
     assert script.endswith(' with title "SECOP II: enlace para jperez"')
     assert 'a la carpeta Spam \\"raro\\" \\\\ x y.' in script  # escaped, one line
     assert "«secop-watcher check-now»" in script  # no buttons: where the link is
@@ -781,3 +784,27 @@ def test_build_notifier_survives_a_desktop_that_cannot_be_built(
         ]
         * 2
     )
+
+
+@pytest.mark.parametrize(
+    ("copied", "expected", "never"),
+    [
+        (clipboard.Copied(False, clipboard.NO_DISPLAY), "pantalla gráfica", "xclip"),
+        (clipboard.Copied(False, clipboard.NO_TOOL, install="xclip"), "xclip", "pantalla gráfica"),
+    ],
+)
+def test_the_copy_button_says_what_really_went_wrong(
+    monkeypatch: pytest.MonkeyPatch, copied: clipboard.Copied, expected: str, never: str
+) -> None:
+    """Without a display the notification never says "install xclip" (it would not help)."""
+    from watcher.notify import desktop
+
+    said: list[tuple[str, str]] = []
+    monkeypatch.setattr(desktop.clipboard, "copy_text", lambda _text: copied)
+    notifier = object.__new__(desktop.DesktopNotifications)
+    monkeypatch.setattr(
+        notifier, "problem", lambda title, body: said.append((title, body)), raising=False
+    )
+    desktop.DesktopNotifications._copy(notifier, "https://x.example/", "jperez", "es")
+    assert len(said) == 1
+    assert expected in said[0][1] and never not in said[0][1], said

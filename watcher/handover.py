@@ -52,7 +52,11 @@ def copy_link(
     copier: Callable[[str], clipboard.Copied] | None = None,
 ) -> str:
     """Put ``url`` on the clipboard; the sentence that says how it went."""
-    done = (copier or clipboard.copy_text)(url)
+    return copied_text((copier or clipboard.copy_text)(url), lang)
+
+
+def copied_text(done: clipboard.Copied, lang: str) -> str:
+    """How a copy went, in the user's words (also the notification's "Copiar enlace")."""
     if done.ok:
         return t("wait.copied", lang)
     if done.problem == clipboard.NO_DISPLAY:

@@ -84,6 +84,16 @@ def when(dt: datetime, lang: str) -> str:
     return _spaces(f"{day} {time}")
 
 
+def day(dt: datetime, lang: str) -> str:
+    """The local date alone: ``5/03/2024`` in Spanish (es_CO), ``2024-03-05`` in English."""
+    local = dt.astimezone()
+    if lang != "es":
+        return local.strftime("%Y-%m-%d")
+    from babel.dates import format_date
+
+    return _spaces(str(format_date(local, "medium", "es_CO")))
+
+
 def clock(dt: datetime, lang: str) -> str:
     """The time of day alone: ``2:07 p. m.`` in Spanish, ``14:07`` in English."""
     local = dt.astimezone()

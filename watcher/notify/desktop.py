@@ -325,11 +325,16 @@ class DesktopNotifications:
             log.warning("no web browser could be started to open the link for user %s", user)
 
     def _copy(self, url: str, user: str, lang: str) -> None:
-        if clipboard.copy(url):
+        from watcher.handover import copied_text
+
+        done = clipboard.copy_text(url)
+        if done.ok:
             log.info("link for user %s copied to the clipboard", user)
             return
-        log.warning("could not copy the link for user %s: no clipboard tool worked", user)
-        self.problem(t("notify.copy_failed.title", lang), t("notify.copy_failed.body", lang))
+        log.warning("could not copy the link for user %s: %s", user, done.problem)
+        # What really went wrong (no display, no tool: which to install, a tool that failed),
+        # as check-now --copy says it; never "install xclip" when there is no display.
+        self.problem(t("notify.copy_failed.title", lang), copied_text(done, lang))
 
 
 class _Unavailable(Exception):

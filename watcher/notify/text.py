@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from watcher.i18n import t
+from watcher.i18n import clock, day, t
 from watcher.model import Link, Suspicious
 from watcher.render import reasons_text
 
@@ -14,15 +14,13 @@ MAX_TIMEOUT_SECONDS = (2**31 - 1) // 1000
 
 
 def _at(dt: datetime, lang: str) -> str:
-    local = dt.astimezone()
-    date = local.strftime("%d/%m/%Y") if lang == "es" else local.strftime("%Y-%m-%d")
-    return t("notify.at", lang, time=local.strftime("%H:%M"), date=date)
+    """As Colombia writes it in Spanish (``2:07 p. m. del 5/03/2024``), as the commands do."""
+    return t("notify.at", lang, time=clock(dt, lang), date=day(dt, lang))
 
 
 def _until(received: datetime, expires_at: datetime, lang: str) -> str:
-    end = expires_at.astimezone()
-    if end.date() == received.astimezone().date():
-        return end.strftime("%H:%M")
+    if expires_at.astimezone().date() == received.astimezone().date():
+        return clock(expires_at, lang)
     return _at(expires_at, lang)
 
 
