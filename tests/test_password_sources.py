@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,18 @@ def test_service_install_warns_when_the_password_comes_from_the_variable(
     text = render.service_change_text(outcome.data, "en")
     assert ("the service does not see" in text) == warned
     assert "set-here" not in text
+
+
+def test_a_password_with_spanish_letters_signs_in(
+    dovecot_factory: Callable[..., Dovecot], tmp_path: Path
+) -> None:
+    """«Contraseña2026»: LOGIN sends it as a UTF-8 literal (RFC 3501 allows 8-bit text only
+    there); imaplib would otherwise fail to encode it, and the error quoted a letter of it."""
+    password = "Contraseña-Árbol-2026"
+    server = dovecot_factory(users={"jperez": password})
+    cfg = write_config(tmp_path / "c.toml", server)
+    done = run("--config", str(cfg), "check-now", env={"SECOP_WATCHER_PASSWORD": password})
+    assert done.returncode in (ExitCode.FOUND, ExitCode.NOT_FOUND), done.stderr
+    wrong = run("--config", str(cfg), "check-now", env={"SECOP_WATCHER_PASSWORD": "Ñandú-7"})
+    assert wrong.returncode == ExitCode.AUTH, wrong.stderr  # refused as a password, no error
+    assert "Ñandú" not in wrong.stderr and "xd1" not in wrong.stderr  # nothing of it quoted

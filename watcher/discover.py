@@ -32,7 +32,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from watcher import providers
 from watcher.providers import Provider
@@ -144,46 +144,63 @@ def by_mx(hosts: list[str]) -> Found | None:
 
 # -------------------------------------------------------------------- autoconfig
 def _fetch_config(url: str, address: str, domain: str) -> Found | None:
-    body, final_url = fetch(url)
+    body, chain = fetch(url)
     if body is None:
         return None
-    found = parse_config(body, address, where=url)
+    found = parse_config(body, address, where=chain[-1])
     if found is None:
         return None
-    if urllib.parse.urlsplit(final_url).scheme != "https" and not under(found.host, domain):
-        return None  # plain http could have been altered: only the domain's own servers
+    # Plain http anywhere in the chain (a redirect from http, or to it) could have been
+    # altered, even when the last hop is https on some other site: only the domain's own
+    # servers are taken then.
+    secure = all(urllib.parse.urlsplit(hop).scheme == "https" for hop in chain)
+    if not secure and not under(found.host, domain):
+        return None
     return found
 
 
-def fetch(url: str) -> tuple[bytes | None, str]:
-    """``(body, final URL)``; body None on any failure. At most MAX_XML_BYTES are read."""
+def fetch(url: str) -> tuple[bytes | None, list[str]]:
+    """``(body, every URL of the redirect chain)``; body None on any failure. At most
+    MAX_XML_BYTES are read."""
     import http.client
     import urllib.error
     import urllib.request
 
+    chain = [url]
+
+    class Hops(urllib.request.HTTPRedirectHandler):
+        def redirect_request(
+            self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+        ) -> Any:
+            chain.append(newurl)
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    opener = urllib.request.build_opener(
+        Hops(), urllib.request.HTTPSHandler(context=ssl.create_default_context())
+    )
     request = urllib.request.Request(  # noqa: S310 - only https:// and http:// URLs built here
         url, headers={"User-Agent": "secop-watcher", "Accept": "application/xml, text/xml"}
     )
     try:
-        with urllib.request.urlopen(  # noqa: S310
-            request, timeout=HTTP_SECONDS, context=ssl.create_default_context()
-        ) as response:
+        with opener.open(request, timeout=HTTP_SECONDS) as response:
+            chain.append(response.geturl())
             if response.status != 200:
-                return None, url
-            return response.read(MAX_XML_BYTES + 1)[: MAX_XML_BYTES + 1], response.geturl()
+                return None, chain
+            return response.read(MAX_XML_BYTES + 1)[: MAX_XML_BYTES + 1], chain
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError):
-        return None, url
+        return None, chain
 
 
 def parse_config(body: bytes, address: str, *, where: str = "") -> Found | None:
     """The first IMAP server with TLS in a ``clientConfig`` file (plain ones are never used)."""
     from xml.etree import ElementTree
 
-    if len(body) > MAX_XML_BYTES or b"<!ENTITY" in body:
-        return None  # no entity tricks, no huge files
+    start = body.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if len(body) > MAX_XML_BYTES or b"<!ENTITY" in body or not start.startswith(b"<"):
+        return None  # no entity tricks, no huge files, UTF-8 only (UTF-16 would hide an ENTITY)
     try:
         root = ElementTree.fromstring(body)  # noqa: S314 - bounded, no entities (above)
-    except ElementTree.ParseError:
+    except (ElementTree.ParseError, LookupError, ValueError):  # also an unknown encoding
         return None
     if root.tag != "clientConfig":
         return None
@@ -195,7 +212,7 @@ def parse_config(body: bytes, address: str, *, where: str = "") -> Found | None:
             _text(server, "socketType").upper()
         )
         port = _text(server, "port")
-        if security is None or not is_host_name(host) or not port.isdigit():
+        if security is None or not is_host_name(host) or not (port.isascii() and port.isdigit()):
             continue
         if not 0 < int(port) < 65536:
             continue

@@ -67,7 +67,9 @@ def check_host(text: str) -> str | None:
 
 
 def check_port(text: str) -> str | None:
-    return None if text.isdigit() and 0 < int(text) < 65536 else "setup.why.port"
+    return (
+        None if (text.isascii() and text.isdigit()) and 0 < int(text) < 65536 else "setup.why.port"
+    )
 
 
 def check_word(text: str) -> str | None:
@@ -125,7 +127,11 @@ class Wizard:
 
     def menu(self, key: str, count: int, default: int | None = None, **params: object) -> int:
         def check(answer: str) -> str | None:
-            return None if answer.isdigit() and 1 <= int(answer) <= count else "setup.why.menu"
+            return (
+                None
+                if (answer.isascii() and answer.isdigit()) and 1 <= int(answer) <= count
+                else "setup.why.menu"
+            )
 
         text = self.question(key, check, None if default is None else str(default), **params)
         self._echo("")

@@ -85,6 +85,12 @@ def answer_challenges(imap: imaplib.IMAP4, reply: Callable[[bytes], bytes]) -> N
     imap.literal = imaplib._Authenticator(reply).process  # type: ignore[assignment]
 
 
+def send_literal(imap: imaplib.IMAP4, data: bytes) -> None:
+    """The next command's last argument goes as a literal (``{n}``, then ``data`` after the
+    server's "+"), as ``IMAP4.append`` does it."""
+    imap.literal = data  # type: ignore[assignment]
+
+
 def buffered(imap: imaplib.IMAP4) -> bytes:
     """What imaplib's reader already holds, without waiting (the socket must be
     non-blocking): ``peek`` reads at most once from the socket."""

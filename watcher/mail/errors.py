@@ -59,6 +59,9 @@ def translate_errors(imap: ImapConfig) -> Iterator[None]:
         if is_garbage(e):
             raise ProtocolError("error.protocol", reason=short(e), **where) from e
         raise ConnectionFailed("error.dropped", **where) from e
+    except UnicodeError as e:
+        # A text imaplib could not encode: never quoted (it may be part of a password).
+        raise ProtocolError("error.protocol", reason=type(e).__name__, **where) from e
     except (IMAPClientError, ValueError, IndexError, TypeError, KeyError) as e:
         # imapclient's response parser fails with any of these on malformed answers.
         raise ProtocolError("error.protocol", reason=short(e), **where) from e

@@ -15,6 +15,7 @@ import re
 import selectors
 import socket
 import ssl
+from collections.abc import Mapping, Sequence
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -113,6 +114,8 @@ def login(
     because every check starts with it. A refused LOGIN makes both fail, unread.
     """
     imap = adapter.imap_of(client)
+    if not password.isascii():
+        return _login_with_literal(client, config, password)
     behind = config.pipelining and not notes.knows(config, LOSES_AFTER_LOGIN)
     pipe = Pipeline(imap, sequential=not config.pipelining)
     pipe.add("LOGIN", adapter.quote(imap, config.username), adapter.quote(imap, password))
@@ -150,8 +153,35 @@ def login(
     return _capabilities_and_list(client, config, answer.untagged)
 
 
+def _login_with_literal(client: IMAPClient, config: ImapConfig, password: str) -> list[ListEntry]:
+    """LOGIN with the password as a UTF-8 literal (RFC 3501: 8-bit text only in a literal):
+    «Contraseña2026» is a password like any other. It waits for the server's "+", so
+    nothing is pipelined behind it; CAPABILITY and LIST follow its answer."""
+    imap = adapter.imap_of(client)
+    adapter.send_literal(imap, password.encode("utf-8"))
+    try:
+        tag = adapter.send_command(imap, "LOGIN", adapter.quote(imap, config.username))
+        typ, data = adapter.complete(imap, "LOGIN", tag)
+    except imaplib.IMAP4.abort as e:
+        if is_garbage(e):
+            raise imaplib.IMAP4.abort("unexpected response to LOGIN") from None
+        raise
+    except imaplib.IMAP4.error as e:
+        imap.state = "NONAUTH"
+        raise LoginError(short(e)) from None
+    untagged, imap.untagged_responses = imap.untagged_responses, {}
+    if typ != "OK":
+        imap.state = "NONAUTH"
+        text = answers.text(data[-1] if data else b"")
+        if _TEMPORARY.search(text):
+            raise imaplib.IMAP4.abort("temporary login failure")
+        raise LoginError(short(Exception(text)))
+    imap.state = "AUTH"
+    return _capabilities_and_list(client, config, untagged)
+
+
 def _capabilities_and_list(
-    client: IMAPClient, config: ImapConfig, login_untagged: dict[str, list[object]]
+    client: IMAPClient, config: ImapConfig, login_untagged: Mapping[str, Sequence[object]]
 ) -> list[ListEntry]:
     pipe = Pipeline(adapter.imap_of(client), sequential=not config.pipelining)
     pipe.add("CAPABILITY")
@@ -186,7 +216,7 @@ def answered_within(imap: imaplib.IMAP4, seconds: float) -> bool:
 
 
 def after_login(
-    client: IMAPClient, capability: Answer, listed: Answer, login: dict[str, list[object]]
+    client: IMAPClient, capability: Answer, listed: Answer, login: Mapping[str, Sequence[object]]
 ) -> list[ListEntry]:
     """Keep the capabilities the server states now, and return LIST's answer."""
     advertised = capability.untagged.get("CAPABILITY") or login.get("CAPABILITY")
