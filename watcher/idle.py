@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 
 from watcher.errors import AuthError, CredentialsError, UserError
+from watcher.i18n import error_text
 from watcher.mail import ImapSession
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,12 @@ class FolderIdler(threading.Thread):
                 if self._on_lost is not None:
                     self._on_lost(self.folder)
                 delay = self.backoff.next()
+                # In words, never the message key: `wait` shows this line on stderr.
                 self._log.warning(
-                    "%s: connection lost (%s); retrying in %.0f s", self.folder, e.key, delay
+                    "%s: connection lost (%s); retrying in %.0f s",
+                    self.folder,
+                    error_text(e, "en"),
+                    delay,
                 )
                 self._stop_event.wait(delay)
 
