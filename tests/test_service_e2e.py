@@ -214,7 +214,8 @@ def test_wrong_password_reported_once_then_resumes_when_fixed(
         "auth failed"
     ) + dovecot.log_path.read_text().count("Authentication failed")
     assert failures <= 1, dovecot.log_path.read_text()[-2000:]
-    assert state(isolated_env)["last_error"]["key"] == "error.auth"
+    # The password came from password_command: the advice names it (setup cannot help).
+    assert state(isolated_env)["last_error"]["key"] == "error.auth_from_command"
     secret.write_text(dovecot.password("jperez") + "\n")
     svc.wait_for("configuration or password changed", timeout=15)
     svc.wait_for("IDLE connection ready", count=2)
