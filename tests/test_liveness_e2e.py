@@ -44,7 +44,8 @@ from tests.servers.faultproxy import Conn, FaultProxy
 from watcher import config as config_mod
 from watcher.connect import Connector
 from watcher.mail.session import LIVENESS_SECONDS
-from watcher.model import Link, Suspicious
+from watcher.model import Link
+from watcher.notify import NullNotifier
 from watcher.service import Service
 from watcher.state import StateStore
 
@@ -66,8 +67,8 @@ def reset(user: str, token: str) -> bytes:
 # --------------------------------------------------------------------------- the service
 
 
-class Announcements:
-    """A notifier that records when each link was announced."""
+class Announcements(NullNotifier):
+    """A notifier that records when each link was announced (the rest: switched off)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[float, Link]] = []
@@ -78,18 +79,6 @@ class Announcements:
             self.seen.append((time.monotonic(), link))
             self._changed.notify_all()
         return f"h{len(self.seen)}"
-
-    def withdraw(self, handle: str) -> None:
-        return None
-
-    def warn(self, suspicious: Suspicious, *, lang: str) -> str | None:
-        return None
-
-    def problem(self, title: str, body: str) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
 
     def wait_for(self, user: str, timeout: float) -> float | None:
         """When ``user``'s link was announced (time.monotonic()), or None after ``timeout``."""

@@ -20,7 +20,8 @@ from tests.cliutil import Background, run, write_config
 from tests.servers.dovecot import Dovecot
 from watcher.announcer import Announcer
 from watcher.config import Config, ImapConfig
-from watcher.model import Link, Report, Status, Suspicious
+from watcher.model import Link, Report, Status
+from watcher.notify import NullNotifier
 from watcher.service import Service
 from watcher.state import StateStore
 
@@ -440,7 +441,7 @@ def test_desktop_notifications_that_cannot_work_are_one_line_and_the_hook_goes_o
     assert "Traceback" not in "\n".join(svc.lines)
 
 
-class Recorder:
+class Recorder(NullNotifier):
     """A notifier that records (the withdrawal bookkeeping, without a server)."""
 
     def __init__(self) -> None:
@@ -453,15 +454,6 @@ class Recorder:
 
     def withdraw(self, handle: str) -> None:
         self.withdrawn.append(handle)
-
-    def warn(self, suspicious: Suspicious, *, lang: str) -> str | None:
-        return None
-
-    def problem(self, title: str, body: str) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
 
 
 def test_expired_links_are_withdrawn_once_and_the_next_expiry_is_known(tmp_path: Path) -> None:
